@@ -13,6 +13,7 @@ export HUSK_TEST_CACHE=${HUSK_TEST_CACHE:-$HUSK_REPO/build/test-cache}
 common_setup() {
   [[ -x $RUNTIME ]] || fail "runtime $RUNTIME is not built"
   T=$(mktemp -d /tmp/husk-e2e.XXXXXX)
+  chmod 755 "$T" # user-namespaced containers traverse it as an unprivileged id
   ROOT=$T/state
   BUNDLE=$T/bundle
   CID=husk-${BATS_TEST_NUMBER}-$$-$RANDOM
