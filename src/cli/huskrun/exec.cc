@@ -70,7 +70,10 @@ Result<runtime::ExecOptions> ExecOptionsFromFlags(const ParsedFlags& f) {
     return o;
   }
 
-  o.args.assign(f.args.begin() + (f.args.empty() ? 0 : 1), f.args.end());
+  auto first = f.args.begin() + (f.args.empty() ? 0 : 1);
+  // "exec c1 -- cmd": runc would try to run "--"; nobody means that.
+  if (first != f.args.end() && *first == "--") ++first;
+  o.args.assign(first, f.args.end());
   if (o.args.empty()) return Err("process args cannot be empty");
   o.tty = f.Bool("tty");
   o.cwd = f.Get("cwd");

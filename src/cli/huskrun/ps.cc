@@ -49,8 +49,12 @@ Result<std::string> RunPs(const std::vector<std::string>& args) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-    return Err("ps: exit status {}: {}", WEXITSTATUS(status), strings::Trim(out));
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    // ps explains itself in its first line; the usage text after it would break our one line.
+    std::string_view why = strings::Trim(out);
+    why = why.substr(0, why.find('\n'));
+    return Err("ps: exit status {}: {}", WEXITSTATUS(status), why);
+  }
   if (WIFSIGNALED(status)) return Err("ps: killed by signal {}", WTERMSIG(status));
   return out;
 }
