@@ -214,7 +214,7 @@ expect_no_state() {
     runf rt $verb no-such-ctr
     expect_one_error_line
     # runc says "container does not exist"; huskrun names the id.
-    if [[ $(basename "$RUNTIME") == huskrun ]]; then
+    if is_huskrun; then
       [[ $stderr == *no-such-ctr* ]] || fail "$verb: error does not name the id: $stderr"
     fi
   done
