@@ -1,0 +1,95 @@
+// Control groups for one container: create, limit, join, freeze, kill, destroy, stats.
+//
+// The host's cgroup layout is detected from /proc/self/mountinfo, once per Open/Load:
+//   kLegacy  - only v1 hierarchies (one mount per controller or co-mounted group)
+//   kHybrid  - v1 hierarchies for the controllers, plus a cgroup2 mount (usually
+//              /sys/fs/cgroup/unified) that processes are joined to, best effort
+//   kUnified - a single cgroup2 hierarchy
+// A Manager only ever names one cgroup path (e.g. /huskrun/c1); on v1 that path exists
+// once under every mounted hierarchy.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "oci/spec.h"
+
+namespace husk::cgroup {
+
+enum class Layout { kLegacy, kHybrid, kUnified };
+
+// "legacy", "hybrid" or "unified", for messages and logs.
+const char* LayoutName(Layout l);
+
+Result<Layout> DetectLayout();
+
+class Manager {
+ public:
+  virtual ~Manager() = default;
+
+  virtual Layout layout() const = 0;
+  // The cgroup path inside the hierarchy, e.g. /huskrun/c1. Save it in the container state
+  // and hand it to Load later.
+  virtual const std::string& path() const = 0;
+
+  // mkdir -p in every hierarchy used. On hybrid the unified directory is best effort.
+  virtual Status Create() = 0;
+  // Writes the limits; used at create and by `update`. Controllers that are not mounted
+  // are skipped.
+  virtual Status Apply(const oci::Resources& r) = 0;
+  // Moves pid into the cgroup in every hierarchy.
+  virtual Status AddProcess(pid_t pid) = 0;
+  // v2: an O_PATH|O_DIRECTORY fd of the cgroup directory, for clone3(CLONE_INTO_CGROUP).
+  // v1 and hybrid: an invalid UniqueFd (not an error); use AddProcess instead.
+  virtual Result<UniqueFd> OpenForClone() = 0;
+
+  // Both wait until the kernel reports the new state.
+  virtual Status Freeze() = 0;
+  virtual Status Thaw() = 0;
+  virtual Result<bool> Frozen() = 0;
+
+  // Every pid in the cgroup and its descendants.
+  virtual Result<std::vector<pid_t>> Pids() = 0;
+  // Signals every process. SIGKILL on v2 uses cgroup.kill when the kernel has it;
+  // otherwise the cgroup is frozen around the signalling so that forks can't escape.
+  virtual Status KillAll(int signal) = 0;
+  // Removes the leaf directories (and sub-cgroups the container made), retrying briefly
+  // while exiting processes keep them busy. Absent directories are fine. Parents such as
+  // /huskrun are left alone: other containers may share them.
+  virtual Status Destroy() = 0;
+
+  // The "data" object of runc's `events --stats`, filled with what the layout offers.
+  virtual Result<nlohmann::json> Stats() = 0;
+
+  // One step of making /sys/fs/cgroup inside a container for a spec mount of type
+  // "cgroup". The runtime performs them in order.
+  struct SubMount {
+    std::string source;
+    std::string fstype;  // "cgroup", "cgroup2", "tmpfs", "bind", or "symlink"
+    std::string target;  // relative to the mount destination; "" is the destination itself
+    std::string data;
+    unsigned long flags = 0;  // MS_* (MS_BIND|MS_REC for "bind")
+  };
+  // v2: one cgroup2 mount under a cgroup namespace, else a bind of the container's cgroup
+  // directory. v1/hybrid: a tmpfs at the destination, then one entry per hierarchy (a
+  // cgroup mount under a cgroup namespace, else a bind of <mountpoint><path>), then
+  // "symlink" entries (source = link text) for co-mounted controllers such as
+  // cpu -> cpu,cpuacct. Read-only handling is left to the caller.
+  virtual std::vector<SubMount> ContainerMounts(bool cgroupns) const = 0;
+};
+
+// cgroups_path is linux.cgroupsPath: empty means "/huskrun/<id>", a relative path goes
+// under "/huskrun", an absolute one is used as is. The systemd driver is not supported.
+Result<std::unique_ptr<Manager>> Open(const std::string& cgroups_path, const std::string& id,
+                                      bool systemd);
+// The manager of an existing container whose path() was saved in its state. No mkdir.
+Result<std::unique_ptr<Manager>> Load(const std::string& path);
+
+}  // namespace husk::cgroup

@@ -1,0 +1,398 @@
+// Tests against the host's real cgroups (run as root); no mocks. Each test uses its own
+// cgroup, /husk-test-<pid>-<n>, and removes it even when an assertion fails.
+#include "sys/cgroup/cgroup.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "base/fs.h"
+#include "base/strings.h"
+#include "sys/cgroup/internal.h"
+
+namespace husk::cgroup {
+namespace {
+
+using internal::Mounts;
+using internal::ParseMountinfo;
+
+// The layout computed independently of the code under test: a v1 mount carrying a real
+// controller means v1 controllers are in use.
+Layout ExpectedLayout() {
+  auto text = fs::ReadFile("/proc/self/mountinfo").value_or("");
+  bool v1 = false, v2 = false;
+  for (const auto& line : strings::Split(text, '\n')) {
+    auto pos = line.find(" - ");
+    if (pos == std::string::npos) continue;
+    auto f = strings::Split(line.substr(pos + 3), ' ');
+    if (f.size() < 3) continue;
+    if (f[0] == "cgroup2") v2 = true;
+    if (f[0] == "cgroup") {
+      for (const auto& o : strings::Split(f[2], ','))
+        if (o == "memory" || o == "cpu" || o == "pids" || o == "freezer" || o == "devices")
+          v1 = true;
+    }
+  }
+  if (v1) return v2 ? Layout::kHybrid : Layout::kLegacy;
+  return Layout::kUnified;
+}
+
+TEST(CgroupDetect, MatchesMountinfo) {
+  auto l = DetectLayout();
+  ASSERT_TRUE(l.ok()) << l.error().message();
+  EXPECT_EQ(*l, ExpectedLayout()) << "detected " << LayoutName(*l);
+}
+
+TEST(CgroupDetect, ParsesLayouts) {
+  const char* hybrid =
+      "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup "
+      "rw,cpu,cpuacct\n"
+      "34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "39 30 0:36 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+      "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+      "90 22 0:31 / /mnt/mem\\040copy rw - cgroup cgroup rw,memory\n";
+  Mounts m = ParseMountinfo(hybrid);
+  ASSERT_EQ(m.v1.size(), 3u);
+  EXPECT_EQ(m.v1[0].mountpoint, "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(m.v1[0].controllers, (std::vector<std::string>{"cpu", "cpuacct"}));
+  EXPECT_EQ(m.v1[2].controllers, (std::vector<std::string>{"name=systemd"}));
+  ASSERT_TRUE(m.v2);
+  EXPECT_EQ(m.v2->mountpoint, "/sys/fs/cgroup/unified");
+  EXPECT_EQ(*internal::LayoutOf(m), Layout::kHybrid);
+
+  m = ParseMountinfo("25 20 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+  EXPECT_EQ(*internal::LayoutOf(m), Layout::kUnified);
+  EXPECT_EQ(m.v2->mountpoint, "/sys/fs/cgroup");
+
+  m = ParseMountinfo("31 30 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n");
+  EXPECT_EQ(*internal::LayoutOf(m), Layout::kLegacy);
+
+  EXPECT_FALSE(internal::LayoutOf(ParseMountinfo("")).ok());
+}
+
+TEST(CgroupOpen, Paths) {
+  if (!DetectLayout().ok()) GTEST_SKIP() << "no cgroups mounted";
+  EXPECT_EQ((*Open("", "c1", false))->path(), "/huskrun/c1");
+  EXPECT_EQ((*Open("pod/c1", "c1", false))->path(), "/huskrun/pod/c1");
+  EXPECT_EQ((*Open("/a//b/", "c1", false))->path(), "/a/b");
+  EXPECT_FALSE(Open("../etc", "c1", false).ok());
+  EXPECT_FALSE(Open("/", "c1", false).ok());
+  auto sd = Open("", "c1", true);
+  ASSERT_FALSE(sd.ok());
+  EXPECT_NE(sd.error().message().find("systemd cgroup driver is not supported"), std::string::npos);
+}
+
+// A child that sleeps until signalled; killed and reaped if a test bails out.
+struct Child {
+  pid_t pid = -1;
+  Child() {
+    pid = ::fork();
+    if (pid == 0) {
+      for (;;) ::pause();
+    }
+  }
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  // The exit status, or -1 if it doesn't end within 5 s.
+  int Wait() {
+    for (int i = 0; i < 500; ++i) {
+      int st = 0;
+      if (::waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return st;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+};
+
+// The single-letter State of /proc/PID/status.
+char ProcState(pid_t pid) {
+  auto s = fs::ReadFile("/proc/" + std::to_string(pid) + "/status").value_or("");
+  auto pos = s.find("State:\t");
+  return pos == std::string::npos ? '?' : s[pos + 7];
+}
+
+bool WaitState(pid_t pid, char want) {
+  for (int i = 0; i < 200; ++i) {
+    if (ProcState(pid) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+class CgroupManager : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    auto l = DetectLayout();
+    if (!l) GTEST_SKIP() << l.error().message();
+    static int n = 0;
+    path_ = "/husk-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
+    auto m = Open(path_, "ignored", false);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    m_ = std::move(*m);
+    auto st = m_->Create();
+    ASSERT_TRUE(st.ok()) << st.error().message();
+  }
+  void TearDown() override {
+    if (!m_) return;
+    (void)m_->KillAll(SIGKILL);
+    auto st = m_->Destroy();
+    EXPECT_TRUE(st.ok()) << st.error().message();
+  }
+
+  // The container's directory in the hierarchy of controller (v2: the one directory).
+  std::string Dir(const std::string& controller) {
+    auto mounts = *internal::ReadMounts();
+    if (m_->layout() == Layout::kUnified) return mounts.v2->mountpoint + path_;
+    for (const auto& h : mounts.v1)
+      for (const auto& c : h.controllers)
+        if (c == controller) return h.mountpoint + path_;
+    return "";
+  }
+  std::string ReadBack(const std::string& controller, const std::string& file) {
+    std::string d = Dir(controller);
+    if (d.empty()) return "<" + controller + " not mounted>";
+    return std::string(strings::Trim(fs::ReadFile(d + "/" + file).value_or("<unreadable>")));
+  }
+  bool V2() const { return m_->layout() == Layout::kUnified; }
+
+  std::string path_;
+  std::unique_ptr<Manager> m_;
+};
+
+TEST_F(CgroupManager, CreateMakesEveryHierarchy) {
+  auto mounts = *internal::ReadMounts();
+  if (V2()) {
+    EXPECT_TRUE(fs::IsDir(mounts.v2->mountpoint + path_));
+    return;
+  }
+  for (const auto& h : mounts.v1) EXPECT_TRUE(fs::IsDir(h.mountpoint + path_)) << h.mountpoint;
+  // A fresh cpuset cgroup is unusable until cpus and mems are copied in.
+  if (!Dir("cpuset").empty()) {
+    EXPECT_NE(ReadBack("cpuset", "cpuset.cpus"), "");
+    EXPECT_NE(ReadBack("cpuset", "cpuset.mems"), "");
+  }
+}
+
+TEST_F(CgroupManager, ApplyWritesLimits) {
+  oci::Resources r;
+  r.memory = oci::MemoryResources{};
+  r.memory->limit = 64 << 20;
+  r.memory->reservation = 32 << 20;
+  r.cpu = oci::CpuResources{};
+  r.cpu->shares = 512;
+  r.cpu->quota = 50000;
+  r.cpu->period = 100000;
+  r.pids = oci::PidsResources{42};
+  auto st = m_->Apply(r);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  if (V2()) {
+    EXPECT_EQ(ReadBack("", "memory.max"), std::to_string(64 << 20));
+    EXPECT_EQ(ReadBack("", "memory.low"), std::to_string(32 << 20));
+    EXPECT_EQ(ReadBack("", "cpu.weight"), "20");  // 1 + (510 * 9999) / 262142
+    EXPECT_EQ(ReadBack("", "cpu.max"), "50000 100000");
+    EXPECT_EQ(ReadBack("", "pids.max"), "42");
+  } else {
+    EXPECT_EQ(ReadBack("memory", "memory.limit_in_bytes"), std::to_string(64 << 20));
+    EXPECT_EQ(ReadBack("memory", "memory.soft_limit_in_bytes"), std::to_string(32 << 20));
+    EXPECT_EQ(ReadBack("cpu", "cpu.shares"), "512");
+    EXPECT_EQ(ReadBack("cpu", "cpu.cfs_quota_us"), "50000");
+    EXPECT_EQ(ReadBack("cpu", "cpu.cfs_period_us"), "100000");
+    EXPECT_EQ(ReadBack("pids", "pids.max"), "42");
+  }
+
+  // `update` style: unlimited pids, then memory raised and lowered together with swap;
+  // the kernel rejects the wrong write order.
+  oci::Resources u;
+  u.pids = oci::PidsResources{0};
+  ASSERT_TRUE(m_->Apply(u).ok());
+  EXPECT_EQ(ReadBack(V2() ? "" : "pids", "pids.max"), "max");
+  bool memsw = V2() ? fs::Exists(Dir("") + "/memory.swap.max")
+                    : fs::Exists(Dir("memory") + "/memory.memsw.limit_in_bytes");
+  if (!memsw) return;
+  for (int64_t mib : {256, 32}) {
+    oci::Resources s;
+    s.memory = oci::MemoryResources{};
+    s.memory->limit = mib << 20;
+    s.memory->swap = (2 * mib) << 20;
+    auto st2 = m_->Apply(s);
+    ASSERT_TRUE(st2.ok()) << st2.error().message();
+    if (V2()) {
+      EXPECT_EQ(ReadBack("", "memory.swap.max"), std::to_string(mib << 20));
+    } else {
+      EXPECT_EQ(ReadBack("memory", "memory.limit_in_bytes"), std::to_string(mib << 20));
+      EXPECT_EQ(ReadBack("memory", "memory.memsw.limit_in_bytes"), std::to_string((2 * mib) << 20));
+    }
+  }
+}
+
+TEST_F(CgroupManager, RejectedValueNamesFileAndValue) {
+  oci::Resources r;
+  r.cpu = oci::CpuResources{};
+  r.cpu->quota = 100;  // below the kernel's 1 ms minimum
+  r.cpu->period = 100000;
+  auto st = m_->Apply(r);
+  ASSERT_FALSE(st.ok());
+  std::string msg = st.error().message();
+  std::string file = V2() ? Dir("") + "/cpu.max" : Dir("cpu") + "/cpu.cfs_quota_us";
+  std::string value = V2() ? "\"100 100000\"" : "\"100\"";
+  EXPECT_EQ(msg, "write " + file + " " + value + ": Invalid argument");
+
+  oci::Resources u;
+  u.unified["memory.high"] = "max";
+  auto st2 = m_->Apply(u);
+  if (V2()) {
+    EXPECT_TRUE(st2.ok()) << st2.error().message();
+  } else {
+    ASSERT_FALSE(st2.ok());
+    EXPECT_EQ(st2.error().message(), "linux.resources.unified requires cgroup v2");
+  }
+}
+
+TEST_F(CgroupManager, DeviceRulesV1) {
+  if (V2()) GTEST_SKIP() << "device rules need eBPF on v2; skipped there";
+  if (Dir("devices").empty()) GTEST_SKIP() << "devices controller not mounted";
+  oci::Resources r;
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
+  r.devices.push_back({true, "c", 1, 3, "rwm"});
+  r.devices.push_back({true, "c", 136, std::nullopt, "rw"});
+  auto st = m_->Apply(r);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(ReadBack("devices", "devices.list"), "c 1:3 rwm\nc 136:* rw");
+}
+
+TEST_F(CgroupManager, ProcessLifecycle) {
+  Child c;
+  ASSERT_GT(c.pid, 0);
+  auto st = m_->AddProcess(c.pid);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto pids = m_->Pids();
+  ASSERT_TRUE(pids.ok()) << pids.error().message();
+  EXPECT_EQ(*pids, std::vector<pid_t>{c.pid});
+
+  // Sub-cgroups the container makes count too, and go away with it.
+  auto sub = Open(path_ + "/sub", "", false);
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE((*sub)->Create().ok());
+  Child c2;
+  ASSERT_TRUE((*sub)->AddProcess(c2.pid).ok());
+  pids = m_->Pids();
+  ASSERT_TRUE(pids.ok());
+  EXPECT_EQ(pids->size(), 2u);
+
+  ASSERT_TRUE(WaitState(c.pid, 'S'));
+  st = m_->Freeze();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_TRUE(m_->Frozen().value_or(false));
+  if (V2()) {
+    EXPECT_NE(ReadBack("", "cgroup.events").find("frozen 1"), std::string::npos);
+  } else {
+    EXPECT_EQ(ReadBack("freezer", "freezer.state"), "FROZEN");
+    // Frozen tasks show as uninterruptible sleep since Linux 6.1.
+    EXPECT_TRUE(WaitState(c.pid, 'D')) << ProcState(c.pid);
+  }
+  st = m_->Thaw();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_FALSE(m_->Frozen().value_or(true));
+  EXPECT_TRUE(WaitState(c.pid, 'S')) << ProcState(c.pid);
+
+  st = m_->KillAll(SIGKILL);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  int ws = c.Wait();
+  EXPECT_TRUE(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL) << ws;
+  ws = c2.Wait();
+  EXPECT_TRUE(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL) << ws;
+
+  st = m_->Destroy();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto mounts = *internal::ReadMounts();
+  if (V2()) {
+    EXPECT_FALSE(fs::Exists(mounts.v2->mountpoint + path_));
+  }
+  for (const auto& h : mounts.v1) EXPECT_FALSE(fs::Exists(h.mountpoint + path_)) << h.mountpoint;
+  // Destroying again is fine: the directories are already gone.
+  EXPECT_TRUE(m_->Destroy().ok());
+}
+
+TEST_F(CgroupManager, KillAllOtherSignalKeepsPausedContainerPaused) {
+  Child c;
+  ASSERT_TRUE(m_->AddProcess(c.pid).ok());
+  ASSERT_TRUE(m_->KillAll(SIGTERM).ok());
+  int ws = c.Wait();
+  EXPECT_TRUE(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM) << ws;
+
+  Child c2;
+  ASSERT_TRUE(m_->AddProcess(c2.pid).ok());
+  ASSERT_TRUE(m_->Freeze().ok());
+  ASSERT_TRUE(m_->KillAll(SIGTERM).ok());
+  EXPECT_TRUE(m_->Frozen().value_or(false));
+  ASSERT_TRUE(m_->Thaw().ok());
+  ws = c2.Wait();
+  EXPECT_TRUE(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM) << ws;
+}
+
+TEST_F(CgroupManager, LoadSavedPath) {
+  oci::Resources r;
+  r.pids = oci::PidsResources{7};
+  ASSERT_TRUE(m_->Apply(r).ok());
+  auto l = Load(m_->path());
+  ASSERT_TRUE(l.ok()) << l.error().message();
+  EXPECT_EQ((*l)->path(), path_);
+  EXPECT_EQ((*l)->layout(), m_->layout());
+  Child c;
+  ASSERT_TRUE((*l)->AddProcess(c.pid).ok());
+  EXPECT_EQ(*m_->Pids(), std::vector<pid_t>{c.pid});
+  auto stats = (*l)->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.error().message();
+  EXPECT_EQ((*stats)["pids"]["current"], 1);
+  EXPECT_EQ((*stats)["pids"]["limit"], 7);
+  EXPECT_TRUE((*stats)["memory"]["usage"].contains("limit")) << stats->dump();
+  EXPECT_TRUE((*stats)["cpu"]["usage"].contains("kernel"));
+  EXPECT_TRUE((*stats)["memory"].contains("raw"));
+  EXPECT_FALSE(Load("relative/path").ok());
+}
+
+TEST_F(CgroupManager, ContainerMounts) {
+  auto plain = m_->ContainerMounts(false);
+  auto ns = m_->ContainerMounts(true);
+  if (V2()) {
+    ASSERT_EQ(plain.size(), 1u);
+    EXPECT_EQ(plain[0].fstype, "bind");
+    EXPECT_EQ(plain[0].source, Dir(""));
+    ASSERT_EQ(ns.size(), 1u);
+    EXPECT_EQ(ns[0].fstype, "cgroup2");
+    return;
+  }
+  ASSERT_FALSE(plain.empty());
+  EXPECT_EQ(plain[0].fstype, "tmpfs");
+  EXPECT_EQ(plain[0].target, "");
+  auto mounts = *internal::ReadMounts();
+  for (const auto& h : mounts.v1) {
+    std::string name = h.mountpoint.substr(h.mountpoint.rfind('/') + 1);
+    bool found_bind = false, found_mount = false;
+    for (const auto& s : plain)
+      if (s.target == name && s.fstype == "bind" && s.source == h.mountpoint + path_)
+        found_bind = true;
+    for (const auto& s : ns)
+      if (s.target == name && s.fstype == "cgroup" && s.data == strings::Join(h.controllers, ","))
+        found_mount = true;
+    EXPECT_TRUE(found_bind) << name;
+    EXPECT_TRUE(found_mount) << name;
+  }
+}
+
+}  // namespace
+}  // namespace husk::cgroup

@@ -1,0 +1,76 @@
+// Internal to the cgroup module: the detected mounts, file helpers shared by the v1 and
+// v2 managers, and the stats readers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "sys/cgroup/cgroup.h"
+
+namespace husk::cgroup::internal {
+
+// One mounted hierarchy.
+struct Hierarchy {
+  std::string mountpoint;                // /sys/fs/cgroup/cpu,cpuacct
+  std::vector<std::string> controllers;  // {"cpu","cpuacct"}, {"name=systemd"}; v2: empty
+};
+
+struct Mounts {
+  std::vector<Hierarchy> v1;
+  std::optional<Hierarchy> v2;
+};
+
+// Parses /proc/self/mountinfo text. One entry per hierarchy: bind mounts of a hierarchy
+// already seen are dropped, preferring the mount under /sys/fs/cgroup.
+Mounts ParseMountinfo(std::string_view text);
+Result<Mounts> ReadMounts();
+// Legacy when v1 controllers are mounted, hybrid when a cgroup2 mount also exists,
+// unified when only cgroup2 is. An error when no cgroup filesystem is mounted.
+Result<Layout> LayoutOf(const Mounts& m);
+
+// Writes value to dir/file in one write(2), as the kernel parses each write as one
+// command. Errors read: write /sys/fs/cgroup/x/memory.max "10": Device or resource busy
+Status Write(const std::string& dir, std::string_view file, std::string_view value);
+// The file's contents without the trailing newline.
+Result<std::string> Read(const std::string& dir, std::string_view file);
+// A single number; "max" reads as UINT64_MAX.
+Result<uint64_t> ReadUint(const std::string& dir, std::string_view file);
+// "key value" lines (memory.stat, cpu.stat, memory.events...). Lines that don't parse
+// are skipped.
+Result<std::map<std::string, uint64_t>> ReadKeyed(const std::string& dir, std::string_view file);
+bool Has(const std::string& dir, std::string_view file);
+
+// The pids in dir/cgroup.procs and in every sub-cgroup below it. An absent dir has none.
+Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir);
+// rmdir of dir after its sub-cgroups, deepest first. EBUSY is retried for about a
+// second because exiting processes stay charged to the cgroup until reaped.
+Status RemoveCgroupDir(const std::string& dir);
+// Polls pred every few ms until it yields true, an error, or the timeout passes
+// (then an ETIMEDOUT error naming what).
+Status WaitUntil(const std::function<Result<bool>()>& pred, std::chrono::milliseconds timeout,
+                 std::string_view what);
+
+// Huge page sizes the kernel offers, named as the cgroup files name them: "2MB", "1GB".
+std::vector<std::string> HugePageSizes();
+
+std::unique_ptr<Manager> NewV1(Mounts mounts, Layout layout, std::string path);
+std::unique_ptr<Manager> NewV2(Hierarchy unified, std::string path);
+
+// runc's `events --stats` data from v1 hierarchies (controller -> the container's dir in
+// that hierarchy) or from one v2 cgroup directory.
+nlohmann::json StatsV1(const std::map<std::string, std::string>& dirs);
+nlohmann::json StatsV2(const std::string& dir);
+
+}  // namespace husk::cgroup::internal
