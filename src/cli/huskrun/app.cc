@@ -126,9 +126,10 @@ std::string VersionText() {
                      oci::kVersion);
 }
 
-std::string AppHelp() {
-  std::string out = fmt::format("NAME:\n   huskrun - {}\n\n", kAppUsage);
-  out += "USAGE:\n   huskrun [global options] command [command options] [arguments...]\n\n";
+std::string AppHelp(std::string_view prog) {
+  std::string out = fmt::format("NAME:\n   {} - {}\n\n", prog, kAppUsage);
+  out += fmt::format("USAGE:\n   {} [global options] command [command options] [arguments...]\n\n",
+                     prog);
   out += fmt::format("VERSION:\n   {}\ncommit: {}\nspec: {}\n\n", HUSK_VERSION, HUSK_GIT_COMMIT,
                      oci::kVersion);
   out += "COMMANDS:\n";
@@ -145,9 +146,9 @@ std::string AppHelp() {
   return out;
 }
 
-std::string CommandHelp(const Command& c) {
-  std::string out =
-      fmt::format("NAME:\n   huskrun {} - {}\n\nUSAGE:\n   huskrun {}", c.name, c.summary, c.name);
+std::string CommandHelp(const Command& c, std::string_view prog) {
+  std::string out = fmt::format("NAME:\n   {} {} - {}\n\nUSAGE:\n   {} {}", prog, c.name, c.summary,
+                                prog, c.name);
   if (!c.flags.empty()) out += " [command options]";
   out += fmt::format(" {}\n", c.args_usage.empty() ? "[arguments...]" : c.args_usage);
   if (!c.description.empty()) out += fmt::format("\nDESCRIPTION:\n   {}\n", c.description);
@@ -256,7 +257,10 @@ int Main(int argc, char** argv) {
 
   switch (inv.action) {
     case Invocation::Action::kHelp: {
-      std::string text = inv.command ? CommandHelp(*inv.command) : AppHelp();
+      std::string_view prog = argc > 0 ? argv[0] : "huskrun";
+      if (size_t slash = prog.rfind('/'); slash != std::string_view::npos)
+        prog.remove_prefix(slash + 1);
+      std::string text = inv.command ? CommandHelp(*inv.command, prog) : AppHelp(prog);
       if (auto st = Print(text); !st) return Report(st.error(), 1);
       return 0;
     }

@@ -101,9 +101,10 @@ Status ParseCommandLine(std::span<const std::string> argv, Invocation& inv);
 // The whole program: parse, run, report errors. Returns the exit status.
 int Main(int argc, char** argv);
 
-// Help text in urfave/cli's layout (runc's bats tests look at its first lines).
-std::string AppHelp();
-std::string CommandHelp(const Command& c);
+// Help text in urfave/cli's layout. prog is the name huskrun was invoked as: installed as
+// "runc", the help reads "runc create - ...", which runc's bats help tests look for.
+std::string AppHelp(std::string_view prog = "huskrun");
+std::string CommandHelp(const Command& c, std::string_view prog = "huskrun");
 std::string VersionText();
 
 // Every verb, in runc's help order.
