@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "base/fs.h"
+#include "base/strings.h"
 #include "cli/huskrun/cli.h"
 
 #ifndef HUSK_VERSION
@@ -271,6 +272,9 @@ int Main(int argc, char** argv) {
       break;
   }
   const Command& c = *inv.command;
+  // With --debug, the log shows what each call asked for: several callers interleave in
+  // one --log file (containerd's shim, conmon).
+  log::Debugf("{} {}", c.name, strings::Join(inv.flags.args, " "));
   Result<int> status = c.run(inv);
   if (!status) return Report(status.error(), c.failure_status);
   return *status;
