@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
 #include "sys/cgroup/internal.h"
@@ -97,7 +98,37 @@ Status CollectPids(const std::string& dir, std::vector<pid_t>& out) {
   return Ok();
 }
 
+// Turns on every controller dir offers for its children. Failures are ignored one by
+// one: a controller may be unavailable, or dir may hold processes (no internal
+// processes rule), in which case writes for that controller fail later with a message
+// naming the file.
+void EnableControllers(const std::string& dir) {
+  auto avail = Read(dir, "cgroup.controllers");
+  if (!avail || strings::Trim(*avail).empty()) return;
+  std::vector<std::string> plus;
+  for (const auto& c : strings::Split(strings::Trim(*avail), ' '))
+    if (!c.empty()) plus.push_back("+" + c);
+  if (Write(dir, "cgroup.subtree_control", strings::Join(plus, " "))) return;
+  for (const auto& p : plus) {
+    if (auto st = Write(dir, "cgroup.subtree_control", p); !st)
+      log::Debugf("cgroup: {}", st.error().message());
+  }
+}
+
 }  // namespace
+
+Status MkdirEnabling(const std::string& root, const std::string& path) {
+  // Controllers must be enabled in every ancestor's subtree_control for the leaf to
+  // get their files; the leaf itself stays without, as it will hold processes.
+  std::string cur = root;
+  for (const auto& part : strings::Split(path, '/')) {
+    if (part.empty()) continue;
+    EnableControllers(cur);
+    cur = fs::Join(cur, part);
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoErr("mkdir {}", cur);
+  }
+  return Ok();
+}
 
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir) {
   std::vector<pid_t> out;

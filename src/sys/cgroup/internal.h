@@ -52,6 +52,10 @@ Result<uint64_t> ReadUint(const std::string& dir, std::string_view file);
 Result<std::map<std::string, uint64_t>> ReadKeyed(const std::string& dir, std::string_view file);
 bool Has(const std::string& dir, std::string_view file);
 
+// v2: mkdir -p root+path, enabling every available controller in the subtree_control
+// of each ancestor on the way (best effort, see files.cc).
+Status MkdirEnabling(const std::string& root, const std::string& path);
+
 // The pids in dir/cgroup.procs and in every sub-cgroup below it. An absent dir has none.
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir);
 // rmdir of dir after its sub-cgroups, deepest first. EBUSY is retried for about a
@@ -72,5 +76,7 @@ std::unique_ptr<Manager> NewV2(Hierarchy unified, std::string path);
 // that hierarchy) or from one v2 cgroup directory.
 nlohmann::json StatsV1(const std::map<std::string, std::string>& dirs);
 nlohmann::json StatsV2(const std::string& dir);
+// The "hugetlb" part of StatsV2, also used for hybrid hosts' unified side.
+nlohmann::json HugetlbV2(const std::string& dir);
 
 }  // namespace husk::cgroup::internal

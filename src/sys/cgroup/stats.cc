@@ -190,6 +190,20 @@ json StatsV1(const std::map<std::string, std::string>& dirs) {
   return d;
 }
 
+json HugetlbV2(const std::string& dir) {
+  json out = json::object();
+  for (const auto& size : HugePageSizes()) {
+    std::string p = "hugetlb." + size + ".";
+    if (!Has(dir, p + "current")) continue;
+    json e = json::object();
+    // v2 keeps no peak for hugetlb, so "max" stays out.
+    PutNonZero(e, "usage", Uint(dir, p + "current"));
+    e["failcnt"] = Keyed(dir, p + "events")["max"];
+    out[size] = e;
+  }
+  return out;
+}
+
 json StatsV2(const std::string& dir) {
   json d = Empty();
   auto cpu = Keyed(dir, "cpu.stat");  // always present: the cpu.stat core is not optional
@@ -255,15 +269,7 @@ json StatsV2(const std::string& dir) {
     if (!bytes.empty()) d["blkio"]["ioServiceBytesRecursive"] = bytes;
     if (!ios.empty()) d["blkio"]["ioServicedRecursive"] = ios;
   }
-  for (const auto& size : HugePageSizes()) {
-    std::string p = "hugetlb." + size + ".";
-    if (!Has(dir, p + "current")) continue;
-    json e = json::object();
-    // v2 keeps no peak for hugetlb, so "max" stays out.
-    PutNonZero(e, "usage", Uint(dir, p + "current"));
-    e["failcnt"] = Keyed(dir, p + "events")["max"];
-    d["hugetlb"][size] = e;
-  }
+  d["hugetlb"] = HugetlbV2(dir);
   return d;
 }
 

@@ -191,7 +191,9 @@ class V1Manager final : public Manager {
       if (!st) return std::move(st).wrap(fmt::format("create cgroup {}", path_));
     }
     if (auto u = UnifiedDir(); !u.empty()) {
-      if (auto st = fs::MkdirAll(u); !st)
+      // Enabling controllers matters when a controller lives only in the unified
+      // hierarchy (hugetlb on many hybrid hosts).
+      if (auto st = MkdirEnabling(mounts_.v2->mountpoint, path_); !st)
         log::Debugf("cgroup: unified hierarchy skipped: {}", st.error().message());
     }
     return Ok();
@@ -214,6 +216,12 @@ class V1Manager final : public Manager {
       for (const auto& h : r.hugepage_limits)
         TRY(Write(d, fmt::format("hugetlb.{}.limit_in_bytes", h.page_size),
                   std::to_string(h.limit)));
+    } else if (auto u = UnifiedDir(); !u.empty()) {
+      // Hybrid hosts may attach hugetlb to the cgroup2 side only.
+      for (const auto& h : r.hugepage_limits) {
+        std::string file = fmt::format("hugetlb.{}.max", h.page_size);
+        if (Has(u, file)) TRY(Write(u, file, std::to_string(h.limit)));
+      }
     }
     if (auto d = Dir("devices"); !d.empty() && !r.devices.empty()) TRY(SetDevices(d, r.devices));
     return Ok();
@@ -317,7 +325,9 @@ class V1Manager final : public Manager {
     std::map<std::string, std::string> dirs;
     for (const auto& h : mounts_.v1)
       for (const auto& c : h.controllers) dirs[c] = Dir(h);
-    return StatsV1(dirs);
+    auto d = StatsV1(dirs);
+    if (auto u = UnifiedDir(); !u.empty() && !dirs.count("hugetlb")) d["hugetlb"] = HugetlbV2(u);
+    return d;
   }
 
   std::vector<SubMount> ContainerMounts(bool cgroupns) const override {

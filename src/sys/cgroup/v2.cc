@@ -31,23 +31,6 @@ std::string Limit(int64_t v) {
   return v == -1 ? "max" : Num(v);
 }
 
-// Turns on every controller dir offers for its children. Failures are ignored one by
-// one: a controller may be unavailable, or dir may hold processes (no internal
-// processes rule), in which case writes for that controller fail later with a message
-// naming the file.
-void EnableControllers(const std::string& dir) {
-  auto avail = Read(dir, "cgroup.controllers");
-  if (!avail || strings::Trim(*avail).empty()) return;
-  std::vector<std::string> plus;
-  for (const auto& c : strings::Split(strings::Trim(*avail), ' '))
-    if (!c.empty()) plus.push_back("+" + c);
-  if (Write(dir, "cgroup.subtree_control", strings::Join(plus, " "))) return;
-  for (const auto& p : plus) {
-    if (auto st = Write(dir, "cgroup.subtree_control", p); !st)
-      log::Debugf("cgroup: {}", st.error().message());
-  }
-}
-
 // runc's mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000].
 uint64_t SharesToWeight(uint64_t shares) {
   if (shares == 0) return 0;
@@ -153,17 +136,7 @@ class V2Manager final : public Manager {
   const std::string& path() const override { return path_; }
 
   Status Create() override {
-    // Controllers must be enabled in every ancestor's subtree_control for the leaf to
-    // get their files; the leaf itself stays without, as it will hold processes.
-    std::string cur = root_;
-    for (const auto& part : strings::Split(path_, '/')) {
-      if (part.empty()) continue;
-      EnableControllers(cur);
-      cur = fs::Join(cur, part);
-      if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-        return ErrnoErr("mkdir {}", cur).wrap(fmt::format("create cgroup {}", path_));
-    }
-    return Ok();
+    return MkdirEnabling(root_, path_).wrap(fmt::format("create cgroup {}", path_));
   }
 
   Status Apply(const oci::Resources& r) override {
