@@ -91,6 +91,105 @@ TEST(CgroupOpen, Paths) {
   EXPECT_NE(sd.error().message().find("systemd cgroup driver is not supported"), std::string::npos);
 }
 
+TEST(CgroupConvert, SharesAndSwap) {
+  EXPECT_EQ(internal::SharesToWeight(2), 1u);
+  EXPECT_EQ(internal::SharesToWeight(1024), 39u);
+  EXPECT_EQ(internal::SharesToWeight(262144), 10000u);
+  EXPECT_EQ(*internal::SwapToV2(0, -1), -1);  // unlimited memory lifts swap
+  EXPECT_EQ(*internal::SwapToV2(-1, 100), -1);
+  EXPECT_EQ(*internal::SwapToV2(0, 100), 0);
+  EXPECT_EQ(*internal::SwapToV2(300, 100), 200);
+  EXPECT_EQ(internal::SwapToV2(50, 100).error().message(),
+            "memory+swap limit should be >= memory limit");
+  EXPECT_FALSE(internal::SwapToV2(300, 0).ok());
+}
+
+// Mount plans are pure functions of the detected mounts; a co-mounting host is easy to
+// describe even where none exists.
+TEST(CgroupContainerMounts, CoMountedV1) {
+  auto m = internal::NewV1(
+      ParseMountinfo("31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+                     "39 30 0:36 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"),
+      Layout::kLegacy, "/huskrun/c1");
+  auto plain = m->ContainerMounts(false);
+  ASSERT_EQ(plain.size(), 5u);
+  EXPECT_EQ(plain[0].fstype, "tmpfs");
+  EXPECT_EQ(plain[1].fstype, "bind");
+  EXPECT_EQ(plain[1].source, "/sys/fs/cgroup/cpu,cpuacct/huskrun/c1");
+  EXPECT_EQ(plain[1].target, "cpu,cpuacct");
+  EXPECT_EQ(plain[2].source, "/sys/fs/cgroup/systemd/huskrun/c1");
+  EXPECT_EQ(plain[3].fstype, "symlink");
+  EXPECT_EQ(plain[3].source, "cpu,cpuacct");
+  EXPECT_EQ(plain[3].target, "cpu");
+  EXPECT_EQ(plain[4].target, "cpuacct");
+  auto ns = m->ContainerMounts(true);
+  ASSERT_EQ(ns.size(), 5u);
+  EXPECT_EQ(ns[1].fstype, "cgroup");
+  EXPECT_EQ(ns[1].data, "cpu,cpuacct");
+  EXPECT_EQ(ns[2].source, "systemd");
+  EXPECT_EQ(ns[2].data, "name=systemd");
+}
+
+// Where the host's cgroup2 side lacks the memory, cpu and pids controllers, the v2
+// mapping is checked against plain files standing in for a cgroup directory.
+TEST(CgroupV2Files, ApplyMapping) {
+  char tmpl[] = "/tmp/husk-cgv2-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl, dir = root + "/c1";
+  ASSERT_TRUE(fs::MkdirAll(dir).ok());
+  auto reset = [&] {
+    for (const char* f : {"cpu.weight", "cpu.max", "memory.max", "memory.low", "memory.swap.max",
+                          "pids.max", "io.weight", "memory.high"})
+      ASSERT_TRUE(fs::WriteFile(dir + "/" + f, "").ok());
+  };
+  auto get = [&](const char* f) { return *fs::ReadFile(dir + "/" + f); };
+  auto m = internal::NewV2({root, {}}, "/c1");
+  reset();
+  oci::Resources r;
+  r.cpu = oci::CpuResources{};
+  r.cpu->shares = 1024;
+  r.cpu->quota = 50000;
+  r.cpu->period = 100000;
+  r.memory = oci::MemoryResources{};
+  r.memory->limit = 64 << 20;
+  r.memory->swap = 128 << 20;
+  r.memory->reservation = 32 << 20;
+  r.pids = oci::PidsResources{0};
+  r.block_io = oci::BlockIoResources{};
+  r.block_io->weight = 500;
+  r.devices.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});  // ignored on v2
+  r.unified["memory.high"] = "1000000";
+  auto st = m->Apply(r);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(get("cpu.weight"), "39");
+  EXPECT_EQ(get("cpu.max"), "50000 100000");
+  EXPECT_EQ(get("memory.max"), std::to_string(64 << 20));
+  EXPECT_EQ(get("memory.swap.max"), std::to_string(64 << 20));
+  EXPECT_EQ(get("memory.low"), std::to_string(32 << 20));
+  EXPECT_EQ(get("pids.max"), "max");
+  EXPECT_EQ(get("io.weight"), "default 4950");  // 1 + (500 - 10) * 9999 / 990
+  EXPECT_EQ(get("memory.high"), "1000000");
+
+  // Unlimited memory lifts swap; a quota-only update keeps the period.
+  reset();
+  ASSERT_TRUE(fs::WriteFile(dir + "/cpu.max", "max 250000").ok());
+  oci::Resources u;
+  u.memory = oci::MemoryResources{};
+  u.memory->limit = -1;
+  u.cpu = oci::CpuResources{};
+  u.cpu->quota = 20000;
+  st = m->Apply(u);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(get("memory.max"), "max");
+  EXPECT_EQ(get("memory.swap.max"), "max");
+  EXPECT_EQ(get("cpu.max"), "20000 250000");
+
+  oci::Resources bad;
+  bad.unified["../escape"] = "1";
+  EXPECT_FALSE(m->Apply(bad).ok());
+  EXPECT_TRUE(fs::RemoveAll(root).ok());
+}
+
 // A child that sleeps until signalled; killed and reaped if a test bails out.
 struct Child {
   pid_t pid = -1;
@@ -137,9 +236,10 @@ bool WaitState(pid_t pid, char want) {
 }
 
 // Every manager runs the same suite: the one Open picks for this host, and, on a hybrid
-// host, the v2 manager over the host's cgroup2 mount, so v2 code runs here too. That
-// cgroup2 side usually offers few controllers; tests needing absent files skip.
-enum class Kind { kDetected, kCgroup2Mount };
+// host, the v2 manager over the host's cgroup2 mount, so v2 code runs here too (that
+// cgroup2 side usually offers few controllers; tests needing absent files skip), and the
+// v1 manager as a pure-v1 host would use it (the cgroup2 mount ignored).
+enum class Kind { kDetected, kCgroup2Mount, kV1Only };
 
 class CgroupManager : public ::testing::TestWithParam<Kind> {
  protected:
@@ -147,8 +247,8 @@ class CgroupManager : public ::testing::TestWithParam<Kind> {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     auto l = DetectLayout();
     if (!l) GTEST_SKIP() << l.error().message();
-    if (GetParam() == Kind::kCgroup2Mount && *l != Layout::kHybrid)
-      GTEST_SKIP() << "no separate cgroup2 mount: v2 is covered by the detected manager";
+    if (GetParam() != Kind::kDetected && *l != Layout::kHybrid)
+      GTEST_SKIP() << "not a hybrid host: the detected manager covers this layout";
     static int n = 0;
     path_ = "/husk-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
     m_ = Make(path_);
@@ -166,6 +266,11 @@ class CgroupManager : public ::testing::TestWithParam<Kind> {
   std::unique_ptr<Manager> Make(const std::string& path) {
     if (GetParam() == Kind::kCgroup2Mount)
       return internal::NewV2(*internal::ReadMounts()->v2, path);
+    if (GetParam() == Kind::kV1Only) {
+      auto mounts = *internal::ReadMounts();
+      mounts.v2.reset();
+      return internal::NewV1(std::move(mounts), Layout::kLegacy, path);
+    }
     auto m = Open(path, "ignored", false);
     EXPECT_TRUE(m.ok()) << m.error().message();
     return m ? std::move(*m) : nullptr;
@@ -304,7 +409,7 @@ TEST_P(CgroupManager, HugetlbLimit) {
   auto mounts = *internal::ReadMounts();
   std::string file = Dir("hugetlb") + "/hugetlb." + sizes[0] + ".limit_in_bytes";
   if (V2() || Dir("hugetlb").empty()) {
-    if (!mounts.v2) GTEST_SKIP() << "no hugetlb controller";
+    if (!mounts.v2 || GetParam() == Kind::kV1Only) GTEST_SKIP() << "no hugetlb controller";
     file = mounts.v2->mountpoint + path_ + "/hugetlb." + sizes[0] + ".max";
   }
   if (!fs::Exists(file)) GTEST_SKIP() << file << " not offered";
@@ -425,7 +530,7 @@ TEST_P(CgroupManager, KillAllOtherSignalKeepsPausedContainerPaused) {
 }
 
 TEST_P(CgroupManager, LoadSavedPath) {
-  if (GetParam() == Kind::kCgroup2Mount) GTEST_SKIP() << "Load picks the host's layout";
+  if (GetParam() != Kind::kDetected) GTEST_SKIP() << "Load picks the host's layout";
   oci::Resources r;
   r.pids = oci::PidsResources{7};
   ASSERT_TRUE(m_->Apply(r).ok());
@@ -476,9 +581,17 @@ TEST_P(CgroupManager, ContainerMounts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cgroup, CgroupManager,
-                         ::testing::Values(Kind::kDetected, Kind::kCgroup2Mount),
-                         [](const auto& info) {
-                           return info.param == Kind::kDetected ? "Detected" : "Cgroup2Mount";
+                         ::testing::Values(Kind::kDetected, Kind::kCgroup2Mount, Kind::kV1Only),
+                         [](const auto& info) -> std::string {
+                           switch (info.param) {
+                             case Kind::kDetected:
+                               return "Detected";
+                             case Kind::kCgroup2Mount:
+                               return "Cgroup2Mount";
+                             case Kind::kV1Only:
+                               return "V1Only";
+                           }
+                           return "";
                          });
 
 }  // namespace

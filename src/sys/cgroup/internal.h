@@ -69,6 +69,11 @@ Status WaitUntil(const std::function<Result<bool>()>& pred, std::chrono::millise
 // Huge page sizes the kernel offers, named as the cgroup files name them: "2MB", "1GB".
 std::vector<std::string> HugePageSizes();
 
+// runc's v1 -> v2 conversions: cpu.shares [2, 262144] to cpu.weight [1, 10000], and the
+// memory+swap limit to a swap-only limit (0 = unset, -1 = max).
+uint64_t SharesToWeight(uint64_t shares);
+Result<int64_t> SwapToV2(int64_t swap, int64_t memory);
+
 std::unique_ptr<Manager> NewV1(Mounts mounts, Layout layout, std::string path);
 std::unique_ptr<Manager> NewV2(Hierarchy unified, std::string path);
 

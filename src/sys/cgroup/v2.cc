@@ -18,6 +18,22 @@
 
 namespace husk::cgroup::internal {
 
+// runc's mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000].
+uint64_t SharesToWeight(uint64_t shares) {
+  if (shares == 0) return 0;
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+// runc's conversion of the v1-style memory+swap limit to v2's swap-only limit.
+Result<int64_t> SwapToV2(int64_t swap, int64_t memory) {
+  if (memory == -1 && swap == 0) return -1;  // "unlimited memory" lifts swap too
+  if (swap == -1 || swap == 0) return swap;
+  if (memory == 0 || memory == -1) return Err("unable to set swap limit without memory limit");
+  if (memory < 0) return Err("invalid memory value: {}", memory);
+  if (swap < memory) return Err("memory+swap limit should be >= memory limit");
+  return swap - memory;
+}
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -29,12 +45,6 @@ std::string Num(int64_t v) {
 // v2 spells "no limit" as "max"; 0 means "not set" in the OCI fields handled here.
 std::string Limit(int64_t v) {
   return v == -1 ? "max" : Num(v);
-}
-
-// runc's mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000].
-uint64_t SharesToWeight(uint64_t shares) {
-  if (shares == 0) return 0;
-  return 1 + ((shares - 2) * 9999) / 262142;
 }
 
 Status SetCpu(const std::string& dir, const oci::CpuResources& c) {
@@ -59,16 +69,6 @@ Status SetCpu(const std::string& dir, const oci::CpuResources& c) {
   if (!c.cpus.empty()) TRY(Write(dir, "cpuset.cpus", c.cpus));
   if (!c.mems.empty()) TRY(Write(dir, "cpuset.mems", c.mems));
   return Ok();
-}
-
-// runc's conversion of the v1-style memory+swap limit to v2's swap-only limit.
-Result<int64_t> SwapToV2(int64_t swap, int64_t memory) {
-  if (memory == -1 && swap == 0) return -1;  // "unlimited memory" lifts swap too
-  if (swap == -1 || swap == 0) return swap;
-  if (memory == 0 || memory == -1) return Err("unable to set swap limit without memory limit");
-  if (memory < 0) return Err("invalid memory value: {}", memory);
-  if (swap < memory) return Err("memory+swap limit should be >= memory limit");
-  return swap - memory;
 }
 
 Status SetMemory(const std::string& dir, const oci::MemoryResources& m) {
