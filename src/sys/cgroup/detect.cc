@@ -51,7 +51,6 @@ Mounts ParseMountinfo(std::string_view text) {
   // The same hierarchy may be mounted more than once (bind mounts, a container's view);
   // the superblock's dev id tells them apart.
   std::map<std::string, size_t> v1_by_dev;
-  std::string v2_dev;
   for (const auto& line : strings::Split(text, '\n')) {
     auto f = strings::Split(line, ' ');
     // ID parent maj:min root mountpoint opts [optional...] - fstype source superopts
@@ -71,7 +70,6 @@ Mounts ParseMountinfo(std::string_view text) {
       bool better = !m.v2 || (mp == "/sys/fs/cgroup" && m.v2->mountpoint != mp) ||
                     (UnderSysFsCgroup(mp) && !UnderSysFsCgroup(m.v2->mountpoint));
       if (better) m.v2 = Hierarchy{mp, {}};
-      v2_dev = dev;
     } else if (fstype == "cgroup") {
       Hierarchy h{mp, {}};
       for (auto& opt : strings::Split(f[sep + 3], ','))
