@@ -246,7 +246,13 @@ Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& s) {
   for (const oci::SeccompSyscall& call : s.syscalls) {
     TRY(AddRules(ctx.get(), call, def, &p.notify));
   }
-  if (p.notify) p.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  if (p.notify) {
+    p.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  } else {
+    // The kernel refuses WAIT_KILLABLE_RECV without a listener (EINVAL at load,
+    // in the child, with no context); without one it would change nothing.
+    p.flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+  }
   p.filter = TRY(ExportBpf(ctx.get()));
   return p;
 }

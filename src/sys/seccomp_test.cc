@@ -194,6 +194,24 @@ TEST(SeccompCompileTest, FlagsAndNotify) {
   EXPECT_EQ(rc, 0);
 }
 
+TEST(SeccompCompileTest, WaitKillableRecvOnlyWithListener) {
+  oci::Seccomp s;
+  s.default_action = "SCMP_ACT_ALLOW";
+  s.flags = {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
+  s.syscalls = {Rule({"mkdirat"}, "SCMP_ACT_ERRNO")};
+  auto p = CompileSeccomp(s);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_EQ(p->flags, 0u);
+  int rc = InChild([&] { return LoadSeccompNoAlloc(*p) == 0 ? 0 : 1; });
+  EXPECT_EQ(rc, 0);
+
+  s.syscalls = {Rule({"mkdirat"}, "SCMP_ACT_NOTIFY")};
+  p = CompileSeccomp(s);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_EQ(p->flags, static_cast<unsigned>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV |
+                                            SECCOMP_FILTER_FLAG_NEW_LISTENER));
+}
+
 TEST(SeccompCompileTest, TablesAndProbe) {
   const auto& actions = KnownSeccompActions();
   EXPECT_EQ(actions.size(), 9u);
