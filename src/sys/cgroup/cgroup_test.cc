@@ -457,6 +457,10 @@ TEST_P(CgroupManager, StatsShape) {
   EXPECT_TRUE(d["cpu"].contains("throttling"));
   EXPECT_TRUE(d["memory"]["usage"].contains("limit"));
   EXPECT_TRUE(d["memory"]["usage"].contains("failcnt"));
+  if (!V2() && !Dir("cpuacct").empty()) {
+    // The child ran a little: one entry per cpu, as in cpuacct.usage_percpu.
+    EXPECT_EQ(d["cpu"]["usage"]["percpu_user"].size(), d["cpu"]["usage"]["percpu"].size());
+  }
 }
 
 TEST_P(CgroupManager, ProcessLifecycle) {

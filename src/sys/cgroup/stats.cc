@@ -131,6 +131,18 @@ json StatsV1(const std::map<std::string, std::string>& dirs) {
     PutNonZero(u, "total", Uint(a, "cpuacct.usage"));
     auto percpu = Uints(a, "cpuacct.usage_percpu");
     if (!percpu.empty()) u["percpu"] = percpu;
+    // "cpu user system" header, then one line per cpu, in ns.
+    if (auto all = Read(a, "cpuacct.usage_all"); all) {
+      std::vector<uint64_t> user, kernel;
+      for (const auto& line : strings::Split(*all, '\n')) {
+        auto f = strings::Split(line, ' ');
+        if (f.size() != 3 || !strings::ParseUint(f[0])) continue;
+        user.push_back(strings::ParseUint(f[1]).value_or(0));
+        kernel.push_back(strings::ParseUint(f[2]).value_or(0));
+      }
+      if (!kernel.empty()) u["percpu_kernel"] = kernel;
+      if (!user.empty()) u["percpu_user"] = user;
+    }
     // cpuacct.stat counts USER_HZ ticks; runc reports nanoseconds.
     auto st = Keyed(a, "cpuacct.stat");
     long hz = ::sysconf(_SC_CLK_TCK);
