@@ -78,7 +78,7 @@ ex() {
 
 @test "exec --tty gives a terminal" {
   status=0
-  output=$(script -qec "stty rows 20 cols 70; $RUNTIME --root $ROOT exec --tty $CID sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g') || status=$?
+  output=$(script -qec "stty rows 20 cols 70; timeout --foreground -k 5 $HUSK_CMD_TIMEOUT $RUNTIME --root $ROOT exec --tty $CID sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g') || status=$?
   [[ $status == 0 ]] || fail "$output"
   mapfile -t lines <<<"$output"
   [[ ${lines[0]} =~ ^/dev/pts/[0-9]+$ ]] || fail "$output"

@@ -80,9 +80,9 @@ teardown() {
   common_teardown
 }
 
-# c ARGS...: ctr against this file's containerd.
+# c ARGS...: ctr against this file's containerd (cut off after 2 minutes).
 c() {
-  ctr --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"
+  timeout --foreground -k 5 120 ctr --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"
 }
 
 @test "ctr run --rm with the runtime" {

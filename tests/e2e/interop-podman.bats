@@ -38,9 +38,10 @@ teardown() {
   common_teardown
 }
 
-# pm ARGS...: podman with this file's own storage and the runtime under test.
+# pm ARGS...: podman with this file's own storage and the runtime under test (cut
+# off after 2 minutes: a hanging runtime fails the test instead of the suite).
 pm() {
-  podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --runtime "$RUNTIME" \
+  timeout --foreground -k 5 120 podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --runtime "$RUNTIME" \
     --cgroup-manager cgroupfs --events-backend file "$@"
 }
 

@@ -19,7 +19,7 @@ teardown() {
 # literal "^@" when its stdin ends: that goes too.
 in_pty() {
   status=0
-  output=$(script -qec "stty rows 37 cols 111; $1" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g') || status=$?
+  output=$(script -qec "stty rows 37 cols 111; timeout --foreground -k 5 $HUSK_CMD_TIMEOUT $1" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g') || status=$?
   mapfile -t lines <<<"$output"
 }
 
@@ -54,7 +54,7 @@ in_pty() {
   make_bundle sh -c 'read line; echo "got:$line"'
   cfg '.process.terminal = true'
   status=0
-  output=$( (sleep 1; echo typed-text) | script -qec "$RUNTIME --root $ROOT run --bundle $BUNDLE $CID" /dev/null | tr -d '\r\0') || status=$?
+  output=$( (sleep 1; echo typed-text) | script -qec "timeout --foreground -k 5 $HUSK_CMD_TIMEOUT $RUNTIME --root $ROOT run --bundle $BUNDLE $CID" /dev/null | tr -d '\r\0') || status=$?
   [[ $output == *got:typed-text* ]] || fail "$output"
 }
 

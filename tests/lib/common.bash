@@ -10,8 +10,14 @@ HUSK_REPO=$(cd "$HUSK_LIB/../.." && pwd)
 RUNTIME=${RUNTIME:-${HUSKRUN:-$HUSK_REPO/build/bin/huskrun}}
 export HUSK_TEST_CACHE=${HUSK_TEST_CACHE:-$HUSK_REPO/build/test-cache}
 
+# No runtime command in these tests needs more than a few seconds: one that hangs
+# is cut off after HUSK_CMD_TIMEOUT seconds (exit 124) so a broken runtime fails
+# the suite quickly instead of holding CI until CTest's timeout.
+HUSK_CMD_TIMEOUT=${HUSK_CMD_TIMEOUT:-60}
+
 common_setup() {
   [[ -x $RUNTIME ]] || fail "runtime $RUNTIME is not built"
+  runtime_smoke
   T=$(mktemp -d /tmp/husk-e2e.XXXXXX)
   chmod 755 "$T" # user-namespaced containers traverse it as an unprivileged id
   ROOT=$T/state
@@ -24,7 +30,7 @@ common_teardown() {
   local id
   if [[ -d $ROOT ]]; then
     for id in $(ls "$ROOT" 2>/dev/null); do
-      "$RUNTIME" --root "$ROOT" delete -f "$id" >/dev/null 2>&1 || true
+      timeout --foreground -k 5 "$HUSK_CMD_TIMEOUT" "$RUNTIME" --root "$ROOT" delete -f "$id" >/dev/null 2>&1 || true
     done
   fi
   # Anything a test left mounted under $T (bind-mounted namespaces, rootfs binds).
@@ -42,7 +48,27 @@ fail() {
 
 # rt ARGS...: the runtime under test with this test's state root.
 rt() {
-  "$RUNTIME" --root "$ROOT" "$@"
+  timeout --foreground -k 5 "$HUSK_CMD_TIMEOUT" "$RUNTIME" --root "$ROOT" "$@"
+}
+
+# runtime_smoke: once per suite, `run` of /bin/true must work; if it doesn't, every
+# test of the suite fails at once with the runtime's error instead of each one
+# timing out on its own.
+runtime_smoke() {
+  local f=$BATS_FILE_TMPDIR/smoke
+  if [[ ! -e $f ]]; then
+    local d=$BATS_FILE_TMPDIR/smoke.d
+    "$HUSK_LIB/make-bundle.sh" "$d/bundle" true >/dev/null
+    if timeout --foreground -k 5 30 "$RUNTIME" --root "$d/state" run --bundle "$d/bundle" smoke-$$ \
+      </dev/null >"$d/out" 2>"$d/err" 3>&-; then
+      echo ok >"$f"
+    else
+      echo "exit $?: $(head -c 2000 "$d/err")" >"$f"
+      timeout -k 5 30 "$RUNTIME" --root "$d/state" delete -f smoke-$$ >/dev/null 2>&1 || true
+    fi
+    rm -rf "$d"
+  fi
+  [[ $(cat "$f") == ok ]] || fail "$RUNTIME cannot run a trivial container (run of /bin/true): $(cat "$f")"
 }
 
 # make_bundle [ARGS...]: a busybox bundle in $BUNDLE running ARGS (default sh).
