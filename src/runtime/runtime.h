@@ -45,10 +45,12 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o);
 Result<std::string> StateJson(const GlobalOptions& g, const std::string& id);
 
 struct ContainerInfo {
+  std::string oci_version;
   std::string id;
   pid_t pid = 0;  // 0 when stopped
   std::string status;
   std::string bundle;
+  std::string rootfs;
   std::string created;  // RFC 3339 with nanoseconds
   std::string owner;
   std::map<std::string, std::string> annotations;

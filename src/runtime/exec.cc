@@ -1,0 +1,187 @@
+// exec: a new process in a running container's namespaces and cgroup, set up
+// from the container's process as a template (runc's semantics).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "runtime/console.h"
+#include "runtime/create.h"
+#include "runtime/init_child.h"
+#include "runtime/plan.h"
+#include "runtime/runtime.h"
+#include "runtime/state.h"
+#include "sys/cgroup/cgroup.h"
+#include "sys/fdpass.h"
+
+namespace husk::runtime {
+
+namespace {
+
+volatile sig_atomic_t g_exec_pid = 0;
+
+void Forward(int sig) {
+  pid_t pid = g_exec_pid;
+  if (pid > 0) ::kill(pid, sig);
+}
+
+Result<oci::Process> ProcessFromOptions(const ExecOptions& o, const oci::Spec& spec) {
+  if (o.process) return *o.process;
+  if (!spec.process) return Err("the container has no process to use as a template");
+  oci::Process p = *spec.process;
+  if (o.args.empty()) return Err("exec: no command given");
+  p.args = o.args;
+  for (auto& e : o.env) p.env.push_back(e);
+  if (!o.cwd.empty()) p.cwd = o.cwd;
+  if (o.uid) p.user.uid = *o.uid;
+  if (o.gid) p.user.gid = *o.gid;
+  for (auto g : o.additional_gids) p.user.additional_gids.push_back(g);
+  if (!o.caps.empty()) {
+    if (!p.capabilities) p.capabilities = oci::Capabilities{};
+    for (auto& c : o.caps) {
+      p.capabilities->bounding.push_back(c);
+      p.capabilities->effective.push_back(c);
+      p.capabilities->permitted.push_back(c);
+      p.capabilities->inheritable.push_back(c);
+      p.capabilities->ambient.push_back(c);
+    }
+  }
+  if (o.no_new_privs) p.no_new_privileges = true;
+  p.terminal = o.tty;
+  return p;
+}
+
+// exec's child answers kError, or closes the socket by exec'ing.
+Status WaitExeced(int fd) {
+  Message m{};
+  ssize_t n;
+  do {
+    n = ::recv(fd, &m, sizeof m, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return Ok();
+  if (n == static_cast<ssize_t>(sizeof m) && m.type == MsgType::kError) {
+    m.text[sizeof m.text - 1] = 0;
+    return Error{m.err, m.text};
+  }
+  if (n < 0) return ErrnoErr("waiting for exec");
+  return Err("unexpected message {} from exec child", MsgName(m.type));
+}
+
+}  // namespace
+
+Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
+  StateStore store(g.root);
+  auto st = TRY_CTX(store.Load(o.id), "exec");
+  ContainerStatus status = store.StatusOf(st);
+  if (status == ContainerStatus::kStopped) return Err("exec {}: cannot exec in a stopped container", o.id);
+  if (status == ContainerStatus::kPaused) return Err("exec {}: cannot exec in a paused container", o.id);
+  oci::Spec spec = TRY_CTX(store.LoadConfig(o.id), "exec {}", o.id);
+  oci::Process proc = TRY_CTX(ProcessFromOptions(o, spec), "exec {}", o.id);
+  const oci::Linux lx = spec.linux_.value_or(oci::Linux{});
+
+  if (proc.terminal && o.console_socket.empty() && o.detach)
+    return Err("exec {}: cannot allocate a tty with --detach without --console-socket", o.id);
+
+  std::string proc_dir = "/proc/" + std::to_string(st.init_pid);
+  UniqueFd rootfd(::open((proc_dir + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  InitPlan plan;
+  plan.is_exec = true;
+  plan.process = TRY_CTX(BuildProcessPlan(proc, &lx, rootfd.get()), "exec {}", o.id);
+
+  // Join every namespace the container has; pid and time apply to our children,
+  // so the parent joins those; the user namespace goes first, mount last.
+  std::vector<NsJoin> later;
+  for (auto& ns : lx.namespaces) {
+    std::string path = proc_dir + "/ns/" + NamespaceProcName(ns.type);
+    int flag = NamespaceFlag(ns.type);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoErr("exec {}: open {}", o.id, path);
+    if (flag == CLONE_NEWPID || ns.type == "time") {
+      if (::setns(fd.get(), flag) != 0) return ErrnoErr("exec {}: join {}", o.id, path);
+      continue;
+    }
+    NsJoin j{flag, std::move(fd), path};
+    if (ns.type == "user")
+      plan.joins.insert(plan.joins.begin(), std::move(j));
+    else if (ns.type == "mount")
+      later.push_back(std::move(j));
+    else
+      plan.joins.push_back(std::move(j));
+  }
+  for (auto& j : later) plan.joins.push_back(std::move(j));
+
+  UniqueFd console, console_parent, console_child;
+  if (proc.terminal) {
+    if (!o.console_socket.empty()) {
+      console = TRY_CTX(ConnectConsole(o.console_socket), "exec {}", o.id);
+    } else {
+      console_parent = TRY(MakeConsoleSocketPair(&console_child));
+      console = std::move(console_child);
+    }
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return ErrnoErr("socketpair");
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  plan.sync_fd = child_end.get();
+  plan.console_fd = console.get();
+  plan.preserve_fds = o.preserve_fds;
+
+  std::unique_ptr<cgroup::Manager> cg;
+  UniqueFd cgfd;
+  if (!st.cgroup_path.empty()) {
+    cg = TRY_CTX(cgroup::Load(st.cgroup_path), "exec {}", o.id);
+    cgfd = TRY(cg->OpenForClone());
+  }
+  pid_t pid = Clone3(0, cgfd.get());
+  if (pid < 0 && cgfd.valid()) pid = Clone3(0, -1);
+  if (pid < 0) return ErrnoErr("exec {}: clone", o.id);
+  if (pid == 0) ChildMain(plan);
+  child_end.reset();
+  console.reset();
+
+  auto fail = [&](Error e) -> Error {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return e.wrap("exec " + o.id);
+  };
+  if (cg) {
+    if (auto r = cg->AddProcess(pid); !r) return fail(std::move(r).error());
+  }
+  ParentChannel ch{parent_end.get(), pid};
+  if (auto r = ch.Send(MsgType::kGo); !r) return fail(std::move(r).error());
+  UniqueFd master;
+  if (console_parent) {
+    auto m = ReceiveMaster(console_parent.get());
+    if (!m) return fail(std::move(m).error());
+    master = std::move(*m);
+  }
+  if (auto r = WaitExeced(parent_end.get()); !r) return fail(std::move(r).error());
+  if (!o.pid_file.empty())
+    TRY(fs::WriteFileAtomic(fs::Absolute(o.pid_file), std::to_string(pid), 0644));
+  if (o.detach) return 0;
+
+  g_exec_pid = pid;
+  struct sigaction sa {};
+  sa.sa_handler = Forward;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+  if (master) {
+    if (auto r = ProxyUntilHangup(master.get()); !r)
+      log::Warnf("exec {}: console: {}", o.id, r.error().message());
+  }
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0) {
+    if (errno != EINTR) return ErrnoErr("exec {}: wait", o.id);
+  }
+  g_exec_pid = 0;
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 255;
+}
+
+}  // namespace husk::runtime

@@ -1,0 +1,284 @@
+// The child's half of the create/exec protocol (see protocol.h). Everything
+// here makes syscalls on data the parent prepared; nothing allocates.
+#include "runtime/init_child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/child_util.h"
+#include "runtime/hooks.h"
+#include "runtime/mounts_child.h"
+#include "sys/fdpass.h"
+#include "sys/pty.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace husk::runtime {
+
+namespace {
+
+[[noreturn]] void Die(const InitPlan& p, Message* m) {
+  if (p.sync_fd >= 0) {
+    m->type = MsgType::kError;
+    ::send(p.sync_fd, m, sizeof *m, MSG_NOSIGNAL);
+  } else {
+    // After `create` returned nobody listens on the socket: say it on stderr.
+    const char prefix[] = "huskrun: ";
+    (void)!::write(2, prefix, sizeof prefix - 1);
+    (void)!::write(2, m->text, strnlen(m->text, sizeof m->text));
+    if (m->err) {
+      (void)!::write(2, ": ", 2);
+      const char* s = strerror(m->err);  // glibc: a static table, no allocation
+      (void)!::write(2, s, strlen(s));
+    }
+    (void)!::write(2, "\n", 1);
+  }
+  _exit(m->type == MsgType::kError && m->err == ENOENT ? 127 : 1);
+}
+
+int Send(const InitPlan& p, MsgType t, Message* err) {
+  Message m{};
+  m.type = t;
+  if (::send(p.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof m))
+    return ChildFail(err, errno, "send ", MsgName(t));
+  return 0;
+}
+
+int Expect(const InitPlan& p, MsgType want, Message* err) {
+  Message m{};
+  ssize_t n;
+  do {
+    n = ::recv(p.sync_fd, &m, sizeof m, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof m))
+    return ChildFail(err, n < 0 ? errno : EPIPE, "waiting for ", MsgName(want),
+                     ": parent went away");
+  if (m.type != want)
+    return ChildFail(err, EPROTO, "expected ", MsgName(want), ", got ", MsgName(m.type));
+  return 0;
+}
+
+// Receives the state JSON the parent sends right after kGo.
+int ReceiveState(InitPlan& p, Message* err) {
+  ssize_t n;
+  do {
+    n = ::recv(p.sync_fd, p.state_buf.data(), p.state_buf.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ChildFail(err, errno, "receive state");
+  p.state_len = static_cast<size_t>(n);
+  return 0;
+}
+
+// Finds argv[0] as execvp would, inside the container, into buf.
+int LookPath(const ProcessPlan& pp, char* buf, size_t len, Message* err) {
+  const char* name = pp.argv.ptrs[0];
+  if (strchr(name, '/')) {
+    if (strlen(name) + 1 > len) return ChildFail(err, ENAMETOOLONG, "exec: ", name);
+    strcpy(buf, name);
+    if (::access(buf, X_OK) != 0) return ChildFail(err, errno, "exec: \"", name, "\"");
+    return 0;
+  }
+  const char* dir = pp.path_env.c_str();
+  while (true) {
+    const char* end = strchrnul(dir, ':');
+    size_t dlen = static_cast<size_t>(end - dir);
+    if (dlen == 0) {
+      dir = ".";
+      dlen = 1;
+    }
+    if (dlen + 1 + strlen(name) + 1 <= len) {
+      memcpy(buf, dir, dlen);
+      buf[dlen] = '/';
+      strcpy(buf + dlen + 1, name);
+      struct stat st;
+      if (::stat(buf, &st) == 0 && S_ISREG(st.st_mode) && ::access(buf, X_OK) == 0) return 0;
+    }
+    if (*end == 0) break;
+    dir = end + 1;
+  }
+  return ChildFail(err, 0, "exec: \"", name, "\": executable file not found in $PATH");
+}
+
+int SetupTerminal(const InitPlan& p, Message* err) {
+  const ProcessPlan& pp = p.process;
+  sys::PtyPair pty;
+  int r = sys::OpenPtyNoAlloc(&pty);
+  if (r < 0) return ChildFail(err, -r, "open pty");
+  if (pp.rows || pp.cols) sys::SetWinsizeNoAlloc(pty.master, pp.rows, pp.cols);
+  r = sys::SendFdNoAlloc(p.console_fd, pty.master, "/dev/ptmx");
+  ::close(pty.master);
+  if (r < 0) return ChildFail(err, -r, "send pty master to console socket");
+  ::close(p.console_fd);
+  r = sys::MakeControllingTtyNoAlloc(pty.slave);
+  if (r < 0) return ChildFail(err, -r, "make pty the controlling terminal");
+  if (pty.slave > 2) ::close(pty.slave);
+  return 0;
+}
+
+int SetupIdentity(const InitPlan& p, Message* err) {
+  const ProcessPlan& pp = p.process;
+  if (pp.caps && caps::DropBoundingNoAlloc(*pp.caps) != 0)
+    return ChildFail(err, errno, "drop bounding capabilities");
+  if (pp.set_groups && ::setgroups(pp.groups.size(), pp.groups.data()) != 0)
+    return ChildFail(err, errno, "setgroups");
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return ChildFail(err, errno, "keep capabilities");
+  if (pp.seccomp && !pp.no_new_privs) {
+    // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it while we are root.
+    int r = sys::LoadSeccompNoAlloc(*pp.seccomp);
+    if (r < 0) return ChildFail(err, -r, "load seccomp filter");
+  }
+  if (::setresgid(pp.gid, pp.gid, pp.gid) != 0)
+    return ChildFail(err, errno, "setgid ", static_cast<long>(pp.gid));
+  if (::setresuid(pp.uid, pp.uid, pp.uid) != 0)
+    return ChildFail(err, errno, "setuid ", static_cast<long>(pp.uid));
+  if (pp.caps) {
+    int r = caps::ApplyNoAlloc(*pp.caps);
+    if (r < 0) return ChildFail(err, -r, "apply capabilities");
+  }
+  ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  if (pp.umask) ::umask(*pp.umask);
+  return 0;
+}
+
+int SetupFds(const InitPlan& p, Message* err) {
+  unsigned first = 3 + static_cast<unsigned>(p.preserve_fds);
+  if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    return ChildFail(err, errno, "mark fds close-on-exec");
+  for (int fd = 3; fd < static_cast<int>(first); ++fd) {
+    if (fd == p.sync_fd || fd == p.fifo_read_fd || fd == p.fifo_write_fd) continue;
+    ::fcntl(fd, F_SETFD, 0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void ChildMain(InitPlan& p) noexcept {
+  Message err{};
+  const ProcessPlan& pp = p.process;
+  char exec_path[PATH_MAX];
+
+  if (Expect(p, MsgType::kGo, &err) != 0) Die(p, &err);
+  if (!p.is_exec && ReceiveState(p, &err) != 0) Die(p, &err);
+
+  if (p.clone_flags & CLONE_NEWUSER) {
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+      ChildFail(&err, errno, "become root in the user namespace");
+      Die(p, &err);
+    }
+  }
+  for (auto& j : p.joins) {
+    if (::setns(j.fd.get(), j.nstype) != 0) {
+      ChildFail(&err, errno, "join namespace ", j.path.c_str());
+      Die(p, &err);
+    }
+  }
+  for (auto& [res, lim] : pp.rlimits) {
+    struct rlimit rl = {lim.first, lim.second};
+    if (::setrlimit(res, &rl) != 0) {
+      ChildFail(&err, errno, "setrlimit ", static_cast<long>(res));
+      Die(p, &err);
+    }
+  }
+  if (!pp.oom_score_adj.empty()) {
+    int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, pp.oom_score_adj.data(), pp.oom_score_adj.size()) < 0) {
+      ChildFail(&err, errno, "set oom_score_adj");
+      Die(p, &err);
+    }
+    ::close(fd);
+  }
+
+  if (!p.is_exec) {
+    if (p.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0) {
+      ChildFail(&err, errno, "unshare cgroup namespace");
+      Die(p, &err);
+    }
+    if (p.hostname && ::sethostname(p.hostname->data(), p.hostname->size()) != 0) {
+      ChildFail(&err, errno, "sethostname");
+      Die(p, &err);
+    }
+    if (p.domainname && ::setdomainname(p.domainname->data(), p.domainname->size()) != 0) {
+      ChildFail(&err, errno, "setdomainname");
+      Die(p, &err);
+    }
+    if (SetupRootfsNoAlloc(p, &err) != 0) Die(p, &err);
+    if (Send(p, MsgType::kMountsDone, &err) != 0) Die(p, &err);
+    if (Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
+    for (auto& h : p.create_container_hooks) {
+      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
+    }
+    if (EnterRootfsNoAlloc(p, &err) != 0) Die(p, &err);
+    if (FinishRootfsNoAlloc(p, &err) != 0) Die(p, &err);
+  }
+
+  if (!pp.personality.empty()) {
+    if (::personality(pp.personality == "LINUX32" ? PER_LINUX32 : PER_LINUX) < 0) {
+      ChildFail(&err, errno, "personality");
+      Die(p, &err);
+    }
+  }
+  if (pp.terminal && SetupTerminal(p, &err) != 0) Die(p, &err);
+  // cwd first as root (it may be unreadable by the user but reachable), then
+  // again after switching user so permission problems surface here.
+  bool cwd_ok = ::chdir(pp.cwd.c_str()) == 0;
+  if (SetupIdentity(p, &err) != 0) Die(p, &err);
+  if (::chdir(pp.cwd.c_str()) != 0 && !cwd_ok) {
+    ChildFail(&err, errno, "chdir to cwd \"", pp.cwd.c_str(), "\"");
+    Die(p, &err);
+  }
+  if (LookPath(pp, exec_path, sizeof exec_path, &err) != 0) Die(p, &err);
+  if (pp.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    ChildFail(&err, errno, "set no_new_privs");
+    Die(p, &err);
+  }
+  if (SetupFds(p, &err) != 0) Die(p, &err);
+
+  if (!p.is_exec) {
+    if (Send(p, MsgType::kReady, &err) != 0) Die(p, &err);
+    p.sync_fd = -1;  // from here errors go to stderr
+    // Block until `huskrun start` writes to the fifo. We hold a write end
+    // ourselves so the read waits rather than seeing end-of-file.
+    ::fcntl(p.fifo_read_fd, F_SETFL, 0);
+    char byte;
+    ssize_t n;
+    do {
+      n = ::read(p.fifo_read_fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      ChildFail(&err, n < 0 ? errno : EPIPE, "wait for start");
+      Die(p, &err);
+    }
+    ::close(p.fifo_read_fd);
+    ::close(p.fifo_write_fd);
+    for (auto& h : p.start_container_hooks) {
+      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
+    }
+  }
+  if (pp.seccomp && pp.no_new_privs) {
+    int r = sys::LoadSeccompNoAlloc(*pp.seccomp);
+    if (r < 0) {
+      ChildFail(&err, -r, "load seccomp filter");
+      Die(p, &err);
+    }
+  }
+  ::execve(exec_path, pp.argv.get(), pp.envp.get());
+  ChildFail(&err, errno, "exec ", exec_path);
+  Die(p, &err);
+}
+
+}  // namespace husk::runtime

@@ -1,0 +1,201 @@
+// start, state, list, kill, delete, pause, resume, update, events, ps.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "runtime/hooks.h"
+#include "runtime/runtime.h"
+#include "runtime/state.h"
+#include "sys/cgroup/cgroup.h"
+
+namespace husk::runtime {
+
+namespace {
+
+struct Loaded {
+  ContainerState state;
+  ContainerStatus status;
+};
+
+Result<Loaded> LoadContainer(const StateStore& store, const std::string& id) {
+  auto st = TRY(store.Load(id));
+  ContainerStatus s = store.StatusOf(st);
+  return Loaded{std::move(st), s};
+}
+
+// Waits until the container's init is gone (it may not be our child).
+bool WaitGone(const ContainerState& st, int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    uint64_t start = ProcessStartTime(st.init_pid);
+    if (start == 0 || (st.init_start_time && start != st.init_start_time)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+Status KillProcesses(const ContainerState& st, int sig, bool all) {
+  if (all && !st.cgroup_path.empty()) {
+    auto cg = TRY(cgroup::Load(st.cgroup_path));
+    return cg->KillAll(sig);
+  }
+  if (::kill(st.init_pid, sig) != 0) return ErrnoErr("kill {} with signal {}", st.init_pid, sig);
+  return Ok();
+}
+
+}  // namespace
+
+Status Start(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "start");
+  switch (c.status) {
+    case ContainerStatus::kCreated: break;
+    case ContainerStatus::kStopped: return Err("start {}: cannot start a container that has stopped", id);
+    default:
+      return Err("start {}: cannot start a container in state \"{}\"", id,
+                 StatusName(c.status));
+  }
+  std::string fifo = store.FifoPath(id);
+  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENXIO) return Err("start {}: container init is gone", id);
+    return ErrnoErr("start {}: open {}", id, fifo);
+  }
+  // Unlink first: from now on the status reads "running".
+  ::unlink(fifo.c_str());
+  if (::write(fd.get(), "0", 1) != 1) return ErrnoErr("start {}: write {}", id, fifo);
+  fd.reset();
+  auto spec = store.LoadConfig(id);
+  if (spec.ok()) {
+    std::string state = StateToJson(c.state, ContainerStatus::kRunning);
+    // A failing poststart hook is logged; the container keeps running (runtime-spec).
+    if (auto st = RunHooks(spec->hooks.poststart, "poststart", state); !st)
+      log::Warnf("start {}: {}", id, st.error().message());
+  }
+  return Ok();
+}
+
+Result<std::string> StateJson(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "state");
+  return StateToJson(c.state, c.status);
+}
+
+Result<std::vector<ContainerInfo>> List(const GlobalOptions& g) {
+  StateStore store(g.root);
+  std::vector<ContainerInfo> out;
+  for (auto& id : TRY(store.Ids())) {
+    auto c = LoadContainer(store, id);
+    if (!c) continue;  // deleted meanwhile
+    ContainerInfo info;
+    info.oci_version = oci::kVersion;
+    info.id = id;
+    info.rootfs = c->state.rootfs;
+    info.status = StatusName(c->status);
+    info.pid = c->status == ContainerStatus::kStopped ? 0 : c->state.init_pid;
+    info.bundle = c->state.bundle;
+    info.created = c->state.created;
+    info.owner = c->state.owner;
+    info.annotations = c->state.annotations;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status Kill(const GlobalOptions& g, const std::string& id, int signal, bool all) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "kill");
+  if (c.status == ContainerStatus::kStopped) return Err("kill {}: container not running", id);
+  return KillProcesses(c.state, signal, all).wrap("kill " + id);
+}
+
+Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "delete");
+  if (c.status == ContainerStatus::kRunning || c.status == ContainerStatus::kPaused) {
+    if (!force)
+      return Err("delete {}: cannot delete a container that is {} (use --force)", id,
+                 StatusName(c.status));
+  }
+  if (c.status != ContainerStatus::kStopped) {
+    // A created container is simply destroyed, as runc does.
+    std::unique_ptr<cgroup::Manager> cg;
+    if (!c.state.cgroup_path.empty()) {
+      auto l = cgroup::Load(c.state.cgroup_path);
+      if (l) cg = std::move(*l);
+    }
+    if (cg) {
+      (void)cg->KillAll(SIGKILL);
+      if (c.status == ContainerStatus::kPaused) (void)cg->Thaw();
+    }
+    ::kill(c.state.init_pid, SIGKILL);
+    if (!WaitGone(c.state, 10000)) return Err("delete {}: init {} did not die", id, c.state.init_pid);
+  }
+  if (!c.state.cgroup_path.empty()) {
+    if (auto cg = cgroup::Load(c.state.cgroup_path); cg.ok()) {
+      if (auto st = (*cg)->Destroy(); !st) log::Warnf("delete {}: {}", id, st.error().message());
+    }
+  }
+  if (auto spec = store.LoadConfig(id); spec.ok() && !spec->hooks.poststop.empty()) {
+    std::string state = StateToJson(c.state, ContainerStatus::kStopped);
+    if (auto st = RunHooks(spec->hooks.poststop, "poststop", state); !st)
+      log::Warnf("delete {}: {}", id, st.error().message());
+  }
+  return store.Remove(id).wrap("delete " + id);
+}
+
+Result<std::vector<pid_t>> Pids(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "ps");
+  if (c.status == ContainerStatus::kStopped) return std::vector<pid_t>{};
+  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "ps {}", id);
+  return cg->Pids();
+}
+
+Status Pause(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "pause");
+  if (c.status != ContainerStatus::kRunning && c.status != ContainerStatus::kCreated)
+    return Err("pause {}: container not running (status \"{}\")", id, StatusName(c.status));
+  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "pause {}", id);
+  return cg->Freeze().wrap("pause " + id);
+}
+
+Status Resume(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "resume");
+  if (c.status != ContainerStatus::kPaused) return Err("resume {}: container not paused", id);
+  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "resume {}", id);
+  return cg->Thaw().wrap("resume " + id);
+}
+
+Status Update(const GlobalOptions& g, const std::string& id, const oci::Resources& r) {
+  StateStore store(g.root);
+  auto c = TRY_CTX(LoadContainer(store, id), "update");
+  if (c.status == ContainerStatus::kStopped) return Err("update {}: container not running", id);
+  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "update {}", id);
+  return cg->Apply(r).wrap("update " + id);
+}
+
+Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, int interval_ms) {
+  StateStore store(g.root);
+  for (;;) {
+    auto c = TRY_CTX(LoadContainer(store, id), "events");
+    if (c.status == ContainerStatus::kStopped) return Err("events {}: container not running", id);
+    auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "events {}", id);
+    auto data = TRY_CTX(cg->Stats(), "events {}", id);
+    nlohmann::json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
+    std::string line = ev.dump() + "\n";
+    if (::write(1, line.data(), line.size()) < 0) return ErrnoErr("write events");
+    if (stats_only) return Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  }
+}
+
+}  // namespace husk::runtime

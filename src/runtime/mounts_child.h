@@ -1,0 +1,16 @@
+// The container's root file system, built by the child in its mount namespace.
+#pragma once
+
+#include "runtime/plan.h"
+#include "runtime/protocol.h"
+
+namespace husk::runtime {
+
+// Before pivot_root: propagation, the rootfs bind, spec mounts, devices.
+int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept;
+// pivot_root into the rootfs (MS_MOVE + chroot with --no-pivot).
+int EnterRootfsNoAlloc(const InitPlan& p, Message* err) noexcept;
+// After pivot_root: sysctls, readonly and masked paths, readonly root, propagation.
+int FinishRootfsNoAlloc(const InitPlan& p, Message* err) noexcept;
+
+}  // namespace husk::runtime

@@ -1,0 +1,345 @@
+#include "runtime/plan.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <set>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "sys/mount_options.h"
+#include "sys/rlimits.h"
+#include "sys/rootfs_path.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace husk::runtime {
+
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+unsigned long PropagationFlags(const std::string& p) {
+  if (p == "private") return MS_PRIVATE;
+  if (p == "rprivate") return MS_PRIVATE | MS_REC;
+  if (p == "shared") return MS_SHARED;
+  if (p == "rshared") return MS_SHARED | MS_REC;
+  if (p == "slave") return MS_SLAVE;
+  if (p == "rslave") return MS_SLAVE | MS_REC;
+  if (p == "unbindable") return MS_UNBINDABLE;
+  if (p == "runbindable") return MS_UNBINDABLE | MS_REC;
+  return MS_SLAVE | MS_REC;  // runc's default
+}
+
+// Flags that, on a bind mount, need a second (remount) call to take effect.
+constexpr unsigned long kRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                       MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
+                                       MS_STRICTATIME | MS_SYNCHRONOUS | MS_DIRSYNC;
+
+struct DefaultDevice {
+  const char* path;
+  unsigned major, minor;
+};
+constexpr DefaultDevice kDefaultDevices[] = {
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+};
+
+// Which namespace a sysctl needs, as runc checks.
+Status CheckSysctl(const std::string& key, const std::set<std::string>& ns) {
+  auto need = [&](const char* type, const char* what) -> Status {
+    if (!ns.count(type))
+      return Err("linux.sysctl: \"{}\" needs a private {} namespace", key, what);
+    return Ok();
+  };
+  if (strings::StartsWith(key, "net.")) return need("network", "network");
+  if (strings::StartsWith(key, "fs.mqueue.") || strings::StartsWith(key, "kernel.msg") ||
+      strings::StartsWith(key, "kernel.sem") || strings::StartsWith(key, "kernel.shm"))
+    return need("ipc", "IPC");
+  if (key == "kernel.hostname" || key == "kernel.domainname") return need("uts", "UTS");
+  return Err("linux.sysctl: \"{}\" is not namespaced and would change the host", key);
+}
+
+std::string LookupHome(int rootfs_fd, uid_t uid) {
+  if (rootfs_fd < 0) return "/";
+  int fd = sys::OpenInRootNoAlloc(rootfs_fd, "/etc/passwd", O_RDONLY);
+  if (fd < 0) return "/";
+  UniqueFd owner(fd);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  for (auto& line : strings::Split(text, '\n')) {
+    auto f = strings::Split(line, ':');
+    if (f.size() >= 6 && strings::ParseUint(f[2]) == uid && !f[5].empty()) return f[5];
+  }
+  return "/";
+}
+
+}  // namespace
+
+void CStringArray::Build() {
+  ptrs.clear();
+  for (auto& s : items) ptrs.push_back(s.data());
+  ptrs.push_back(nullptr);
+}
+
+int NamespaceFlag(const std::string& type) {
+  if (type == "pid") return CLONE_NEWPID;
+  if (type == "network") return CLONE_NEWNET;
+  if (type == "mount") return CLONE_NEWNS;
+  if (type == "ipc") return CLONE_NEWIPC;
+  if (type == "uts") return CLONE_NEWUTS;
+  if (type == "user") return CLONE_NEWUSER;
+  if (type == "cgroup") return CLONE_NEWCGROUP;
+  if (type == "time") return CLONE_NEWTIME;
+  return 0;
+}
+
+const char* NamespaceProcName(const std::string& type) {
+  if (type == "network") return "net";
+  if (type == "mount") return "mnt";
+  static const char* const kSame[] = {"pid", "ipc", "uts", "user", "cgroup", "time"};
+  for (const char* n : kSame)
+    if (type == n) return n;
+  return "";
+}
+
+HookCmd MakeHookCmd(const oci::Hook& h) {
+  HookCmd c;
+  c.path = h.path;
+  c.argv.items = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+  c.argv.Build();
+  c.envp.items = h.env;
+  c.envp.Build();
+  c.timeout_sec = h.timeout.value_or(0);
+  return c;
+}
+
+Result<ProcessPlan> BuildProcessPlan(const oci::Process& p, const oci::Linux* lx, int rootfs_fd) {
+  ProcessPlan pp;
+  if (p.args.empty()) return Err("process.args: must not be empty");
+  pp.argv.items = p.args;
+  pp.argv.Build();
+  pp.envp.items = p.env;
+  bool has_home = false;
+  pp.path_env = kDefaultPath;
+  for (auto& e : p.env) {
+    if (strings::StartsWith(e, "PATH=")) pp.path_env = e.substr(5);
+    if (strings::StartsWith(e, "HOME=")) has_home = true;
+  }
+  if (!has_home) pp.envp.items.push_back("HOME=" + LookupHome(rootfs_fd, p.user.uid));
+  pp.envp.Build();
+  pp.cwd = p.cwd;
+  pp.uid = p.user.uid;
+  pp.gid = p.user.gid;
+  pp.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+  if (p.user.umask) pp.umask = static_cast<mode_t>(*p.user.umask);
+  if (p.capabilities) {
+    std::vector<std::string> unknown;
+    pp.caps = TRY_CTX(caps::Resolve(*p.capabilities, &unknown), "process");
+    for (auto& u : unknown) log::Warnf("capability {} is not known to this kernel: ignored", u);
+  }
+  for (auto& rl : p.rlimits) {
+    int res = TRY_CTX(sys::RlimitFromName(rl.type), "process.rlimits");
+    if (rl.soft > rl.hard)
+      return Err("process.rlimits: {}: soft limit {} is above hard limit {}", rl.type, rl.soft,
+                 rl.hard);
+    pp.rlimits.push_back({res, {rl.soft, rl.hard}});
+  }
+  if (p.oom_score_adj) pp.oom_score_adj = std::to_string(*p.oom_score_adj);
+  pp.no_new_privs = p.no_new_privileges;
+  pp.terminal = p.terminal;
+  if (p.console_size) {
+    pp.rows = p.console_size->height;
+    pp.cols = p.console_size->width;
+  }
+  if (lx) {
+    if (lx->seccomp) pp.seccomp = TRY_CTX(sys::CompileSeccomp(*lx->seccomp), "linux.seccomp");
+    if (lx->personality_domain) pp.personality = *lx->personality_domain;
+  }
+  return pp;
+}
+
+Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
+  const oci::Spec& spec = *in.spec;
+  if (!spec.process) return Err("config.json: process: is required");
+  if (!spec.linux_) return Err("config.json: linux: is required");
+  const oci::Linux& lx = *spec.linux_;
+  InitPlan plan;
+  plan.rootfs = in.rootfs;
+  plan.no_pivot = in.no_pivot;
+  plan.readonly_root = spec.root.readonly;
+  plan.root_propagation = PropagationFlags(lx.rootfs_propagation);
+
+  std::set<std::string> ns_types;
+  bool join_user = false;
+  for (auto& ns : lx.namespaces) {
+    ns_types.insert(ns.type);
+    int flag = NamespaceFlag(ns.type);
+    if (ns.path.empty()) {
+      if (flag == CLONE_NEWCGROUP)
+        plan.new_cgroupns = true;
+      else if (flag != CLONE_NEWTIME)  // the parent unshares time before clone
+        plan.clone_flags |= static_cast<uint64_t>(flag);
+      continue;
+    }
+    if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) continue;  // joined by the parent
+    int fd = ::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoErr("linux.namespaces: open {} namespace {}", ns.type, ns.path);
+    if (flag == CLONE_NEWUSER) join_user = true;
+    NsJoin j{flag, UniqueFd(fd), ns.path};
+    // The user namespace is joined first: it owns the rights to join the others.
+    if (flag == CLONE_NEWUSER)
+      plan.joins.insert(plan.joins.begin(), std::move(j));
+    else
+      plan.joins.push_back(std::move(j));
+  }
+  if (!ns_types.count("mount")) return Err("linux.namespaces: a mount namespace is required");
+  bool new_user = plan.clone_flags & CLONE_NEWUSER;
+  if (join_user && (plan.clone_flags & ~static_cast<uint64_t>(CLONE_NEWPID)) != 0)
+    return Err(
+        "linux.namespaces: joining a user namespace while creating other namespaces is not "
+        "supported yet");
+  if (new_user && !plan.joins.empty())
+    return Err(
+        "linux.namespaces: joining namespaces by path together with a new user namespace is not "
+        "supported yet");
+  bool in_userns = new_user || join_user;
+
+  if (!spec.hostname.empty()) {
+    if (!ns_types.count("uts")) return Err("config.json: hostname: needs a private UTS namespace");
+    plan.hostname = spec.hostname;
+  }
+  if (!spec.domainname.empty()) {
+    if (!ns_types.count("uts"))
+      return Err("config.json: domainname: needs a private UTS namespace");
+    plan.domainname = spec.domainname;
+  }
+
+  // Mounts, in spec order.
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const oci::Mount& m = spec.mounts[i];
+    auto opts = TRY_CTX(sys::ParseMountOptions(m.options), "mounts[{}]", i);
+    std::string dest = fs::Clean("/" + m.destination);
+    bool bind = opts.bind || m.type == "bind";
+    if (m.type == "cgroup") {
+      if (!in.cgroup) return Err("mounts[{}]: cgroup mount needs a cgroup", i);
+      bool cgroupns = ns_types.count("cgroup") > 0;
+      unsigned long extra = opts.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
+      for (auto& sub : in.cgroup->ContainerMounts(cgroupns)) {
+        MountStep st;
+        st.dest = sub.target.empty() ? dest : fs::Join(dest, sub.target);
+        st.source = sub.source;
+        st.data = sub.data;
+        if (sub.fstype == "symlink") {
+          st.kind = MountStep::Kind::kSymlink;
+        } else if (sub.fstype == "bind") {
+          st.kind = MountStep::Kind::kBind;
+          st.flags = MS_BIND | MS_REC;
+          st.remount_flags = extra | (opts.flags & MS_RDONLY);
+        } else {
+          st.kind = MountStep::Kind::kMount;
+          st.fstype = sub.fstype;
+          // The tmpfs holding v1 hierarchies is made read-only only at the end.
+          st.flags = sub.flags | extra | (sub.fstype == "tmpfs" ? 0 : (opts.flags & MS_RDONLY));
+        }
+        plan.mounts.push_back(std::move(st));
+      }
+      if ((opts.flags & MS_RDONLY) && !plan.mounts.empty()) {
+        MountStep ro;
+        ro.kind = MountStep::Kind::kRemount;
+        ro.dest = dest;
+        ro.flags = MS_REMOUNT | MS_RDONLY | extra;
+        // Only meaningful when the first sub-mount made a tmpfs there (v1).
+        for (auto& st : plan.mounts)
+          if (st.dest == dest && st.fstype == "tmpfs") plan.mounts.push_back(ro);
+      }
+      continue;
+    }
+    MountStep st;
+    st.dest = dest;
+    st.propagation = opts.propagation;
+    st.rec_attr_set = opts.rec_attr_set;
+    st.rec_attr_clr = opts.rec_attr_clr;
+    if (bind) {
+      st.kind = MountStep::Kind::kBind;
+      st.source = m.source.empty() || m.source.front() == '/' ? m.source
+                                                               : fs::Join(in.bundle, m.source);
+      struct stat sb;
+      if (::stat(st.source.c_str(), &sb) != 0)
+        return ErrnoErr("mounts[{}]: bind source {}", i, st.source);
+      st.dest_is_dir = S_ISDIR(sb.st_mode);
+      st.flags = MS_BIND | (opts.recursive_bind ? MS_REC : 0);
+      st.remount_flags = opts.flags & kRemountable;
+      if (dest == "/dev") plan.setup_dev = false;
+    } else {
+      if (m.type.empty()) return Err("mounts[{}]: type: is required for {}", i, dest);
+      st.kind = MountStep::Kind::kMount;
+      st.fstype = m.type;
+      st.source = m.source.empty() ? m.type : m.source;
+      st.flags = opts.flags & ~(MS_BIND | MS_REC);
+      st.data = opts.data;
+      st.is_sysfs = m.type == "sysfs";
+    }
+    plan.mounts.push_back(std::move(st));
+  }
+
+  // Devices: the defaults, then the spec's (a spec device replaces a default of the same path).
+  if (plan.setup_dev) {
+    auto add = [&](DeviceStep d) {
+      for (auto& e : plan.devices)
+        if (e.path == d.path) {
+          e = std::move(d);
+          return;
+        }
+      plan.devices.push_back(std::move(d));
+    };
+    for (auto& d : kDefaultDevices) {
+      DeviceStep st;
+      st.path = d.path;
+      st.mode = S_IFCHR | 0666;
+      st.dev = makedev(d.major, d.minor);
+      st.bind_from_host = in_userns;
+      add(std::move(st));
+    }
+    for (auto& d : lx.devices) {
+      DeviceStep st;
+      st.path = fs::Clean(d.path);
+      mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
+      st.mode = type | (d.file_mode ? (*d.file_mode & 07777) : 0666);
+      st.dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+      st.uid = d.uid.value_or(0);
+      st.gid = d.gid.value_or(0);
+      st.bind_from_host = in_userns;
+      add(std::move(st));
+    }
+  }
+
+  plan.masked_paths = lx.masked_paths;
+  plan.readonly_paths = lx.readonly_paths;
+  for (auto& [key, value] : lx.sysctl) {
+    TRY(CheckSysctl(key, ns_types));
+    std::string path = "/proc/sys/" + key;
+    for (size_t k = 10; k < path.size(); ++k)
+      if (path[k] == '.') path[k] = '/';
+    plan.sysctls.emplace_back(path, value);
+  }
+  for (auto& h : spec.hooks.create_container) plan.create_container_hooks.push_back(MakeHookCmd(h));
+  for (auto& h : spec.hooks.start_container) plan.start_container_hooks.push_back(MakeHookCmd(h));
+
+  UniqueFd rootfd(::open(in.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  plan.process = TRY(BuildProcessPlan(*spec.process, &lx, rootfd.get()));
+  // With setgroups denied (rootless maps), supplementary groups cannot be set.
+  plan.process.set_groups = true;
+  plan.state_buf.resize(64 * 1024);
+  return plan;
+}
+
+}  // namespace husk::runtime

@@ -1,0 +1,140 @@
+// Everything the container's init (or an exec'd process) needs, decided in the
+// parent before clone. The child only reads this struct and makes syscalls:
+// strings are already rendered, argv/envp arrays built, seccomp compiled.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "oci/spec.h"
+#include "sys/caps.h"
+#include "sys/cgroup/cgroup.h"
+#include "sys/seccomp.h"
+
+namespace husk::runtime {
+
+// A NULL-terminated char* array over strings the plan owns.
+struct CStringArray {
+  std::vector<std::string> items;
+  std::vector<char*> ptrs;
+  void Build();
+  char* const* get() const { return ptrs.data(); }
+};
+
+struct HookCmd {
+  std::string path;
+  CStringArray argv, envp;
+  int timeout_sec = 0;  // 0: none
+};
+
+struct MountStep {
+  enum class Kind { kMount, kBind, kSymlink, kRemount };
+  Kind kind = Kind::kMount;
+  std::string source;  // host path for binds (absolute), link text for symlinks
+  std::string dest;    // absolute, inside the rootfs
+  std::string fstype;
+  std::string data;
+  unsigned long flags = 0;  // mount(2) flags of the first call (binds: MS_BIND[|MS_REC])
+  // Binds: MS_RDONLY/MS_NOSUID/... need a second, remount call.
+  unsigned long remount_flags = 0;
+  unsigned long propagation = 0;
+  uint64_t rec_attr_set = 0, rec_attr_clr = 0;
+  bool dest_is_dir = true;  // binds of files need a file to mount on
+  bool is_sysfs = false;    // falls back to a bind of /sys when the kernel refuses
+};
+
+struct DeviceStep {
+  std::string path;  // absolute, inside the rootfs
+  mode_t mode = 0;   // S_IFCHR|S_IFBLK|S_IFIFO | permissions
+  dev_t dev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool bind_from_host = false;  // in a user namespace mknod is refused: bind the host node
+};
+
+struct NsJoin {
+  int nstype = 0;  // CLONE_NEW*
+  UniqueFd fd;
+  std::string path;
+};
+
+struct ProcessPlan {
+  CStringArray argv, envp;
+  std::string cwd;
+  std::string path_env;  // PATH for looking up argv[0]
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  bool set_groups = true;  // false in a user namespace with setgroups denied
+  std::optional<mode_t> umask;
+  std::optional<caps::CapSets> caps;
+  bool no_new_privs = false;
+  std::optional<sys::SeccompProgram> seccomp;
+  bool terminal = false;
+  unsigned rows = 0, cols = 0;
+  std::string personality;  // "", LINUX, LINUX32
+  std::vector<std::pair<int, std::pair<uint64_t, uint64_t>>> rlimits;  // resource, soft, hard
+  std::string oom_score_adj;  // rendered; empty when unset
+};
+
+struct InitPlan {
+  bool is_exec = false;
+
+  // Namespaces: created by clone3 flags, joined by setns in the child; the cgroup
+  // namespace is unshared after the child is placed in its cgroup.
+  uint64_t clone_flags = 0;
+  bool new_cgroupns = false;
+  std::vector<NsJoin> joins;  // pid and time are joined by the parent before clone
+
+  // Root file system (create only).
+  std::string rootfs;
+  unsigned long root_propagation = 0;
+  bool readonly_root = false;
+  bool no_pivot = false;
+  std::vector<MountStep> mounts;
+  bool setup_dev = true;
+  std::vector<DeviceStep> devices;
+  std::vector<std::string> masked_paths, readonly_paths;
+  std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
+  std::optional<std::string> hostname, domainname;
+  std::vector<HookCmd> create_container_hooks, start_container_hooks;
+
+  ProcessPlan process;
+
+  // Descriptors handed to the child.
+  int sync_fd = -1;
+  int fifo_read_fd = -1, fifo_write_fd = -1;
+  int console_fd = -1;  // connected --console-socket, or our socketpair end
+  int preserve_fds = 0;
+
+  // Scratch the child writes into; sized before clone so the child never allocates.
+  std::vector<char> state_buf;
+  size_t state_len = 0;
+};
+
+// Where a plan's inputs come from.
+struct PlanInputs {
+  const oci::Spec* spec = nullptr;
+  std::string rootfs;  // absolute
+  std::string bundle;  // absolute
+  bool no_pivot = false;
+  const cgroup::Manager* cgroup = nullptr;
+};
+
+Result<InitPlan> BuildInitPlan(const PlanInputs& in);
+// The process part alone; exec uses it with the container's stored spec.
+// rootfs_fd: the container root to look up HOME in (-1 to skip).
+Result<ProcessPlan> BuildProcessPlan(const oci::Process& p, const oci::Linux* lx, int rootfs_fd);
+HookCmd MakeHookCmd(const oci::Hook& h);
+
+// Namespace type name ("network") → CLONE_NEWNET; 0 when unknown.
+int NamespaceFlag(const std::string& type);
+// /proc/PID/ns file name of a type ("network" → "net").
+const char* NamespaceProcName(const std::string& type);
+
+}  // namespace husk::runtime

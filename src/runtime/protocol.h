@@ -1,0 +1,95 @@
+// The parent/child protocol of `huskrun create` (and exec), in one place.
+//
+// The parent plans everything (plan.h) and clones the child with the new
+// namespaces. They talk over a SOCK_SEQPACKET socketpair with fixed-size
+// messages; each wait names what it expects. The child never allocates: it
+// fills a Message on its stack and send()s it.
+//
+//   parent (huskrun create)                      child (container init)
+//   ───────────────────────                      ──────────────────────
+//   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts, waits for kGo
+//   cgroup.procs (v1), uid/gid maps,
+//   oom_score_adj, prlimit
+//   kGo (+ state JSON for hooks) ─────────────▶  setresuid(0), setns(joined),
+//                                                 unshare(cgroup), hostname,
+//                                                 mounts, devices
+//                              ◀──────────────── kMountsDone
+//   prestart + createRuntime hooks
+//   kHooksDone ───────────────────────────────▶  createContainer hooks,
+//                                                 pivot_root, masked/readonly
+//                                                 paths, sysctl, pty → console
+//                                                 socket, user, caps, seccomp,
+//                                                 PATH lookup
+//                              ◀──────────────── kReady
+//   write state.json, pid file; exit             block reading exec.fifo
+//   ...
+//   `huskrun start`: write a byte to exec.fifo ─▶ startContainer hooks, execve
+//
+// Any failure in the child is sent as kError (errno + message) and the child
+// exits; the parent kills and reaps it, removes the cgroup and the state dir,
+// and reports "create <id>: <message>".
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace husk::runtime {
+
+enum class MsgType : uint32_t {
+  kGo = 1,
+  kMountsDone = 2,
+  kHooksDone = 3,
+  kReady = 4,
+  kError = 5,
+};
+
+inline const char* MsgName(MsgType t) {
+  switch (t) {
+    case MsgType::kGo: return "go";
+    case MsgType::kMountsDone: return "mounts-done";
+    case MsgType::kHooksDone: return "hooks-done";
+    case MsgType::kReady: return "ready";
+    case MsgType::kError: return "error";
+  }
+  return "unknown";
+}
+
+struct Message {
+  MsgType type;
+  int32_t err;      // errno for kError
+  char text[1000];  // kError: what failed, NUL-terminated
+};
+
+// A fixed buffer the child formats error text into without allocating.
+class MsgWriter {
+ public:
+  explicit MsgWriter(Message* m) : m_(m) { m_->text[0] = 0; }
+  MsgWriter& operator<<(const char* s) {
+    if (!s) s = "(null)";
+    size_t room = sizeof(m_->text) - 1 - len_;
+    size_t n = strnlen(s, room);
+    memcpy(m_->text + len_, s, n);
+    len_ += n;
+    m_->text[len_] = 0;
+    return *this;
+  }
+  MsgWriter& operator<<(long v) {
+    char buf[24];
+    int i = sizeof buf;
+    buf[--i] = 0;
+    bool neg = v < 0;
+    unsigned long u = neg ? 0UL - static_cast<unsigned long>(v) : static_cast<unsigned long>(v);
+    do {
+      buf[--i] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u && i > 1);
+    if (neg) buf[--i] = '-';
+    return *this << (buf + i);
+  }
+
+ private:
+  Message* m_;
+  size_t len_ = 0;
+};
+
+}  // namespace husk::runtime

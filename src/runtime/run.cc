@@ -1,0 +1,90 @@
+// run: create + start, then (in the foreground) forward signals, proxy the
+// terminal, wait for the container's init and delete the container.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "runtime/console.h"
+#include "runtime/create.h"
+#include "runtime/runtime.h"
+#include "runtime/state.h"
+
+namespace husk::runtime {
+
+namespace {
+
+volatile sig_atomic_t g_forward_pid = 0;
+
+void ForwardSignal(int sig) {
+  pid_t pid = g_forward_pid;
+  if (pid > 0) ::kill(pid, sig);
+}
+
+// Signals a user sends to `huskrun run` go to the container's init, as with runc.
+void InstallForwarding(pid_t pid) {
+  g_forward_pid = pid;
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGTSTP})
+    ::sigaction(sig, &sa, nullptr);
+}
+
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+}  // namespace
+
+Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
+  // With a terminal and nobody to hand the pty to, we proxy it ourselves.
+  UniqueFd console_parent, console_child;
+  bool proxy = false;
+  {
+    // Peek at process.terminal to decide whether to proxy.
+    auto text = fs::ReadFile(fs::Join(fs::Absolute(o.bundle), "config.json"));
+    if (text.ok()) {
+      auto spec = oci::ParseSpec(*text);
+      if (spec.ok() && spec->process && spec->process->terminal && o.console_socket.empty()) {
+        if (o.detach)
+          return Err("run {}: cannot allocate tty with --detach without --console-socket", o.id);
+        console_parent = TRY(MakeConsoleSocketPair(&console_child));
+        proxy = true;
+      }
+    }
+  }
+  auto created = TRY_CTX(CreateContainer(g, o, proxy ? console_child.get() : -1), "run {}", o.id);
+  console_child.reset();
+  UniqueFd master;
+  if (proxy) master = TRY_CTX(ReceiveMaster(console_parent.get()), "run {}", o.id);
+  if (!o.detach) InstallForwarding(created.pid);
+  TRY(Start(g, o.id));
+  if (o.detach) return 0;
+
+  if (proxy) {
+    if (auto st = ProxyUntilHangup(master.get()); !st)
+      log::Warnf("run {}: console: {}", o.id, st.error().message());
+  }
+  int status = 0;
+  while (::waitpid(created.pid, &status, 0) < 0) {
+    if (errno != EINTR) return ErrnoErr("run {}: wait for container init", o.id);
+  }
+  g_forward_pid = 0;
+  int code = ExitCode(status);
+  if (!o.keep) {
+    if (auto st = Delete(g, o.id, true); !st) log::Warnf("{}", st.error().message());
+  } else {
+    StateStore store(g.root);
+    if (auto st = store.Load(o.id); st.ok()) {
+      st->stopped_on_record = true;
+      (void)store.Save(*st);
+    }
+  }
+  return code;
+}
+
+}  // namespace husk::runtime
