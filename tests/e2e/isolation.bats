@@ -118,7 +118,7 @@ in_ctr() {
   ! grep -q 'sys writable' <<<"$output"
 }
 
-# capeff NAME...: the CapEff hex mask for capability numbers.
+# capmask N...: the hex mask (as in CapEff) of capability numbers N...
 capmask() {
   local m=0 n
   for n in "$@"; do m=$((m | (1 << n))); done
