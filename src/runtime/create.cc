@@ -31,7 +31,7 @@ struct CreateRollback {
   const StateStore* store = nullptr;
   std::string id;
   bool reserved = false;
-  cgroup::Manager* cg = nullptr;
+  std::unique_ptr<cgroup::Manager> cg;  // owned here: destroyed after use
   pid_t child = -1;
   bool armed = true;
   ~CreateRollback() {
@@ -205,9 +205,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   rollback.id = o.id;
   rollback.reserved = true;
 
-  auto cg = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
+  rollback.cg = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
+  cgroup::Manager* cg = rollback.cg.get();
   TRY(cg->Create());
-  rollback.cg = cg.get();
   oci::Resources resources = lx.resources.value_or(oci::Resources{});
   AddDefaultDeviceRules(&resources, spec);
   TRY(cg->Apply(resources));
@@ -217,7 +217,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   in.rootfs = rootfs;
   in.bundle = bundle;
   in.no_pivot = o.no_pivot;
-  in.cgroup = cg.get();
+  in.cgroup = cg;
   InitPlan plan = TRY(BuildInitPlan(in));
 
   // exec.fifo: init blocks reading it until `start` writes.

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,7 +172,11 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   sa.sa_flags = SA_RESTART;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
   if (master) {
-    if (auto r = ProxyUntilHangup(master.get()); !r)
+    // Stop when the process exits even if a child it left behind holds the tty.
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    ProxyOptions popts;
+    popts.stop_fd = pidfd.get();
+    if (auto r = ProxyUntilHangup(master.get(), popts); !r)
       log::Warnf("exec {}: console: {}", o.id, r.error().message());
   }
   int wstatus = 0;

@@ -123,9 +123,9 @@ int SetupTerminal(const InitPlan& p, Message* err) {
   ::close(pty.master);
   if (r < 0) return ChildFail(err, -r, "send pty master to console socket");
   ::close(p.console_fd);
+  // Also closes the slave's own fd once it is on 0, 1 and 2.
   r = sys::MakeControllingTtyNoAlloc(pty.slave);
   if (r < 0) return ChildFail(err, -r, "make pty the controlling terminal");
-  if (pty.slave > 2) ::close(pty.slave);
   return 0;
 }
 
