@@ -74,9 +74,11 @@ Status Start(const GlobalOptions& g, const std::string& id) {
   auto spec = store.LoadConfig(id);
   if (spec.ok()) {
     std::string state = StateToJson(c.state, ContainerStatus::kRunning);
-    // A failing poststart hook is logged; the container keeps running (runtime-spec).
-    if (auto st = RunHooks(spec->hooks.poststart, "poststart", state); !st)
-      log::Warnf("start {}: {}", id, st.error().message());
+    // As runc: a failing poststart hook stops the container and fails start.
+    if (auto st = RunHooks(spec->hooks.poststart, "poststart", state); !st) {
+      ::kill(c.state.init_pid, SIGKILL);
+      return std::move(st).error().wrap("start " + id);
+    }
   }
   return Ok();
 }

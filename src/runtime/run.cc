@@ -62,7 +62,10 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   UniqueFd master;
   if (proxy) master = TRY_CTX(ReceiveMaster(console_parent.get()), "run {}", o.id);
   if (!o.detach) InstallForwarding(created.pid);
-  TRY(Start(g, o.id));
+  if (auto st = Start(g, o.id); !st) {
+    if (auto d = Delete(g, o.id, true); !d) log::Warnf("{}", d.error().message());
+    return std::move(st).error();
+  }
   if (o.detach) return 0;
 
   if (proxy) {
