@@ -60,7 +60,8 @@ Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
   return WriteAll(fd.get(), data, path);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                       bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -69,7 +70,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
       ::unlink(tmp.c_str());
       return st;
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durable && ::fsync(fd.get()) != 0) {
       auto e = ErrnoErr("fsync {}", tmp);
       ::unlink(tmp.c_str());
       return e;

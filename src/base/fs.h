@@ -17,8 +17,11 @@ Result<std::string> ReadFile(const std::string& path);
 Result<std::string> ReadFileAt(int dirfd, const std::string& name);
 // Writes data to path, truncating; no temp file.
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
-// Writes to a temp file beside path, fsyncs, renames over path.
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes to a temp file beside path, renames it over path: readers see the old
+// or the new content, never a mix. With durable, fsyncs before the rename, for
+// data that must survive a crash (not runtime state, which lives in tmpfs).
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       bool durable = false);
 // mkdir -p; existing directories are fine.
 Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // rm -rf that does not cross mount points and does not follow symlinks.
