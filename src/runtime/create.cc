@@ -243,6 +243,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   plan.fifo_write_fd = fifo_w.get();
   plan.console_fd = console_fd_override >= 0 ? console_fd_override : console.get();
   plan.preserve_fds = o.preserve_fds;
+  if (!o.no_new_keyring) plan.session_keyring = "_ses." + o.id;
 
   TRY(PrepareParentNamespaces(lx));
   auto cgfd = TRY(cg->OpenForClone());

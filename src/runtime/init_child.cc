@@ -17,6 +17,8 @@
 
 #include <cstring>
 
+#include <linux/keyctl.h>
+
 #include "runtime/child_util.h"
 #include "runtime/hooks.h"
 #include "runtime/mounts_child.h"
@@ -203,6 +205,12 @@ void ChildMain(InitPlan& p) noexcept {
     ::close(fd);
   }
 
+  if (!p.session_keyring.empty() &&
+      ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.session_keyring.c_str()) < 0 &&
+      errno != ENOSYS) {
+    ChildFail(&err, errno, "join session keyring ", p.session_keyring.c_str());
+    Die(p, &err);
+  }
   if (!p.is_exec) {
     if (p.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0) {
       ChildFail(&err, errno, "unshare cgroup namespace");

@@ -103,6 +103,9 @@ struct InitPlan {
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   std::optional<std::string> hostname, domainname;
   std::vector<HookCmd> create_container_hooks, start_container_hooks;
+  // A new session keyring of this name, so the container does not share the
+  // caller's keys; empty with --no-new-keyring.
+  std::string session_keyring;
 
   ProcessPlan process;
 
