@@ -244,6 +244,8 @@ void ChildMain(InitPlan& p) noexcept {
   // cwd first as root (it may be unreadable by the user but reachable), then
   // again after switching user so permission problems surface here.
   bool cwd_ok = ::chdir(pp.cwd.c_str()) == 0;
+  // Before seccomp: a profile may not know close_range.
+  if (SetupFds(p, &err) != 0) Die(p, &err);
   if (SetupIdentity(p, &err) != 0) Die(p, &err);
   if (::chdir(pp.cwd.c_str()) != 0 && !cwd_ok) {
     ChildFail(&err, errno, "chdir to cwd \"", pp.cwd.c_str(), "\"");
@@ -254,7 +256,6 @@ void ChildMain(InitPlan& p) noexcept {
     ChildFail(&err, errno, "set no_new_privs");
     Die(p, &err);
   }
-  if (SetupFds(p, &err) != 0) Die(p, &err);
 
   if (!p.is_exec) {
     if (Send(p, MsgType::kReady, &err) != 0) Die(p, &err);
