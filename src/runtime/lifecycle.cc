@@ -1,5 +1,6 @@
 // start, state, list, kill, delete, pause, resume, update, events, ps.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,6 +41,21 @@ bool WaitGone(const ContainerState& st, int timeout_ms) {
   return false;
 }
 
+// Returns once init has exec'd the user program (its exe is no longer this
+// binary, which it was as our clone), it died, or a second passed: a caller
+// that signals right after `start` then reaches the program, not huskrun.
+void WaitForExec(pid_t pid) {
+  struct stat self;
+  if (::stat("/proc/self/exe", &self) != 0) return;
+  std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+  for (int i = 0; i < 5000; ++i) {
+    struct stat st;
+    if (::stat(exe.c_str(), &st) != 0) return;
+    if (st.st_dev != self.st_dev || st.st_ino != self.st_ino) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
 Status KillProcesses(const ContainerState& st, int sig, bool all) {
   if (all && !st.cgroup_path.empty()) {
     auto cg = TRY(cgroup::Load(st.cgroup_path));
@@ -71,6 +87,7 @@ Status Start(const GlobalOptions& g, const std::string& id) {
   ::unlink(fifo.c_str());
   if (::write(fd.get(), "0", 1) != 1) return ErrnoErr("start {}: write {}", id, fifo);
   fd.reset();
+  WaitForExec(c.state.init_pid);
   auto spec = store.LoadConfig(id);
   if (spec.ok()) {
     std::string state = StateToJson(c.state, ContainerStatus::kRunning);
