@@ -8,11 +8,11 @@
 //   parent (huskrun create)                      child (container init)
 //   ───────────────────────                      ──────────────────────
 //   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts, waits for kGo
-//   cgroup.procs (v1), uid/gid maps,
-//   oom_score_adj, prlimit
+//   cgroup.procs (v1), uid/gid maps
 //   kGo (+ state JSON for hooks) ─────────────▶  setresuid(0), setns(joined),
-//                                                 unshare(cgroup), hostname,
-//                                                 mounts, devices
+//                                                 session keyring, rlimits,
+//                                                 oom_score_adj, unshare(cgroup),
+//                                                 hostname, mounts, devices
 //                              ◀──────────────── kMountsDone
 //   prestart + createRuntime hooks
 //   kHooksDone ───────────────────────────────▶  createContainer hooks,
