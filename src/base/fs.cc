@@ -60,8 +60,7 @@ Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
   return WriteAll(fd.get(), data, path);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
-                       bool durable) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

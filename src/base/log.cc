@@ -15,10 +15,14 @@ bool g_debug = false;
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -34,7 +38,9 @@ bool Init(const std::string& path, Format format, bool debug) {
   return true;
 }
 
-bool ToFile() { return g_fd != 2; }
+bool ToFile() {
+  return g_fd != 2;
+}
 
 void Write(Level level, std::string_view msg) {
   if (level == Level::kDebug && !g_debug) return;

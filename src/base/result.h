@@ -46,7 +46,7 @@ Error CodeErr(int code, fmt::format_string<Args...> f, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit by design
+  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}      // NOLINT: implicit by design
   Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -98,24 +98,25 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
-inline Status Ok() { return {}; }
+inline Status Ok() {
+  return {};
+}
 
 }  // namespace husk
 
 // TRY(expr): evaluates a Result; returns its error from the enclosing function,
 // otherwise yields its value. Uses a GNU statement expression.
-#define TRY(expr)                                                         \
-  ({                                                                      \
-    auto&& husk_try_r_ = (expr);                                          \
-    if (!husk_try_r_.ok()) return std::move(husk_try_r_).error();         \
-    std::move(husk_try_r_).value();                                       \
+#define TRY(expr)                                                 \
+  ({                                                              \
+    auto&& husk_try_r_ = (expr);                                  \
+    if (!husk_try_r_.ok()) return std::move(husk_try_r_).error(); \
+    std::move(husk_try_r_).value();                               \
   })
 
 // TRY_CTX(expr, ctx...): like TRY, but wraps the error with formatted context.
-#define TRY_CTX(expr, ...)                                                          \
-  ({                                                                                \
-    auto&& husk_try_r_ = (expr);                                                    \
-    if (!husk_try_r_.ok())                                                          \
-      return std::move(husk_try_r_).error().wrap(fmt::format(__VA_ARGS__));        \
-    std::move(husk_try_r_).value();                                                 \
+#define TRY_CTX(expr, ...)                                                                       \
+  ({                                                                                             \
+    auto&& husk_try_r_ = (expr);                                                                 \
+    if (!husk_try_r_.ok()) return std::move(husk_try_r_).error().wrap(fmt::format(__VA_ARGS__)); \
+    std::move(husk_try_r_).value();                                                              \
   })

@@ -61,7 +61,8 @@ class Reader {
       }
       auto s = v.get<int64_t>();
       if (s < 0) return Bad(where, "must not be negative");
-      if (static_cast<uint64_t>(s) > std::numeric_limits<T>::max()) return Bad(where, "out of range");
+      if (static_cast<uint64_t>(s) > std::numeric_limits<T>::max())
+        return Bad(where, "out of range");
       *out = static_cast<T>(s);
     } else {
       if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max()))

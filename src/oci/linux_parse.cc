@@ -8,7 +8,7 @@ namespace husk::oci {
 namespace {
 
 const std::set<std::string>& NamespaceTypes() {
-  static const std::set<std::string> kTypes = {"pid", "network", "mount", "ipc",
+  static const std::set<std::string> kTypes = {"pid", "network", "mount",  "ipc",
                                                "uts", "user",    "cgroup", "time"};
   return kTypes;
 }
@@ -232,9 +232,9 @@ Status ParseLinuxObj(Reader& r, const json& o, Linux* lx) {
     lx->resources = std::move(resources);
   }
   TRY(r.String(o, "rootfsPropagation", w, &lx->rootfs_propagation));
-  static const std::set<std::string> kProp = {"",      "private", "rprivate",   "shared",
-                                              "rshared", "slave", "rslave", "unbindable",
-                                              "runbindable"};
+  static const std::set<std::string> kProp = {"",       "private",    "rprivate",
+                                              "shared", "rshared",    "slave",
+                                              "rslave", "unbindable", "runbindable"};
   if (!kProp.count(lx->rootfs_propagation))
     return r.Bad(w + "rootfsPropagation", "unknown propagation \"" + lx->rootfs_propagation + "\"");
   if (auto* s = TRY(r.Object(o, "seccomp", w))) {

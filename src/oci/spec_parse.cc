@@ -77,9 +77,12 @@ Status ParseHooks(Reader& r, const json& o, Hooks* h) {
   struct Kind {
     const char* name;
     std::vector<Hook>* list;
-  } kinds[] = {{"prestart", &h->prestart},          {"createRuntime", &h->create_runtime},
-               {"createContainer", &h->create_container}, {"startContainer", &h->start_container},
-               {"poststart", &h->poststart},        {"poststop", &h->poststop}};
+  } kinds[] = {{"prestart", &h->prestart},
+               {"createRuntime", &h->create_runtime},
+               {"createContainer", &h->create_container},
+               {"startContainer", &h->start_container},
+               {"poststart", &h->poststart},
+               {"poststop", &h->poststop}};
   for (auto& k : kinds) {
     auto* a = TRY(r.Array(o, k.name, "hooks."));
     if (!a) continue;

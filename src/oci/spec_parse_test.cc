@@ -64,8 +64,9 @@ TEST(ParseSpec, ErrorsNameTheField) {
               "config.json: process.args: must be an array of strings");
   ExpectError(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"cwd":"rel"}})",
               "config.json: process.cwd: must be an absolute path");
-  ExpectError(R"({"ociVersion":"1.0.0","root":{"path":"r"},"linux":{"namespaces":[{"type":"foo"}]}})",
-              "config.json: linux.namespaces[0].type: unknown namespace type \"foo\"");
+  ExpectError(
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"linux":{"namespaces":[{"type":"foo"}]}})",
+      "config.json: linux.namespaces[0].type: unknown namespace type \"foo\"");
   ExpectError(
       R"({"ociVersion":"1.0.0","root":{"path":"r"},"linux":{"resources":{"memory":{"limit":"x"}}}})",
       "config.json: linux.resources.memory.limit: must be an integer");

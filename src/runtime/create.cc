@@ -57,14 +57,14 @@ void AddDefaultDeviceRules(oci::Resources* r, const oci::Spec& spec) {
     r->devices.push_back(d);
   };
   // If the spec's rules do not start by denying everything, runc's default deny comes first.
-  allow("c", 1, 3);    // null
-  allow("c", 1, 5);    // zero
-  allow("c", 1, 7);    // full
-  allow("c", 1, 8);    // random
-  allow("c", 1, 9);    // urandom
-  allow("c", 5, 0);    // tty
-  allow("c", 5, 1);    // console
-  allow("c", 5, 2);    // ptmx
+  allow("c", 1, 3);     // null
+  allow("c", 1, 5);     // zero
+  allow("c", 1, 7);     // full
+  allow("c", 1, 8);     // random
+  allow("c", 1, 9);     // urandom
+  allow("c", 5, 0);     // tty
+  allow("c", 5, 1);     // console
+  allow("c", 5, 2);     // ptmx
   allow("c", 136, {});  // pts
   if (spec.linux_) {
     for (auto& d : spec.linux_->devices) {
@@ -105,7 +105,8 @@ Status PrepareParentNamespaces(const oci::Linux& lx) {
       if (::unshare(flag) != 0) return ErrnoErr("unshare time namespace");
       std::string offsets;
       for (auto& [clock, off] : lx.time_offsets)
-        offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+        offsets +=
+            clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
       if (!offsets.empty())
         TRY(fs::WriteFile("/proc/self/timens_offsets", offsets).wrap("set time offsets"));
     }

@@ -78,8 +78,10 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   StateStore store(g.root);
   auto st = TRY_CTX(store.Load(o.id), "exec");
   ContainerStatus status = store.StatusOf(st);
-  if (status == ContainerStatus::kStopped) return Err("exec {}: cannot exec in a stopped container", o.id);
-  if (status == ContainerStatus::kPaused) return Err("exec {}: cannot exec in a paused container", o.id);
+  if (status == ContainerStatus::kStopped)
+    return Err("exec {}: cannot exec in a stopped container", o.id);
+  if (status == ContainerStatus::kPaused)
+    return Err("exec {}: cannot exec in a paused container", o.id);
   oci::Spec spec = TRY_CTX(store.LoadConfig(o.id), "exec {}", o.id);
   oci::Process proc = TRY_CTX(ProcessFromOptions(o, spec), "exec {}", o.id);
   const oci::Linux lx = spec.linux_.value_or(oci::Linux{});
@@ -170,7 +172,8 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   struct sigaction sa {};
   sa.sa_handler = Forward;
   sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    ::sigaction(sig, &sa, nullptr);
   if (master) {
     // Stop when the process exits even if a child it left behind holds the tty.
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

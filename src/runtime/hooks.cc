@@ -11,12 +11,15 @@ namespace husk::runtime {
 
 namespace {
 
-int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int PidfdOpen(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 void WriteAllIgnoringPipe(int fd, const char* data, size_t len) {
   // A hook may exit without reading stdin: EPIPE is not our error, and SIGPIPE
   // must not kill the caller. The disposition is restored before anything execs.
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old);
   while (len > 0) {

@@ -1,7 +1,7 @@
 // start, state, list, kill, delete, pause, resume, update, events, ps.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,11 +71,12 @@ Status Start(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "start");
   switch (c.status) {
-    case ContainerStatus::kCreated: break;
-    case ContainerStatus::kStopped: return Err("start {}: cannot start a container that has stopped", id);
+    case ContainerStatus::kCreated:
+      break;
+    case ContainerStatus::kStopped:
+      return Err("start {}: cannot start a container that has stopped", id);
     default:
-      return Err("start {}: cannot start a container in state \"{}\"", id,
-                 StatusName(c.status));
+      return Err("start {}: cannot start a container in state \"{}\"", id, StatusName(c.status));
   }
   std::string fifo = store.FifoPath(id);
   UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
@@ -154,7 +155,8 @@ Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
       if (c.status == ContainerStatus::kPaused) (void)cg->Thaw();
     }
     ::kill(c.state.init_pid, SIGKILL);
-    if (!WaitGone(c.state, 10000)) return Err("delete {}: init {} did not die", id, c.state.init_pid);
+    if (!WaitGone(c.state, 10000))
+      return Err("delete {}: init {} did not die", id, c.state.init_pid);
   }
   if (!c.state.cgroup_path.empty()) {
     if (auto cg = cgroup::Load(c.state.cgroup_path); cg.ok()) {

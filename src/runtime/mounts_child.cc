@@ -217,8 +217,7 @@ int SetupDev(int rootfd, const InitPlan& p, Message* err) {
     if (dfd < 0) return -1;
     FdGuard g{dfd};
     ::unlinkat(dfd, base, 0);
-    if (::symlinkat("pts/ptmx", dfd, base) != 0)
-      return ChildFail(err, errno, "symlink /dev/ptmx");
+    if (::symlinkat("pts/ptmx", dfd, base) != 0) return ChildFail(err, errno, "symlink /dev/ptmx");
   }
   return 0;
 }
@@ -259,12 +258,18 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
   for (auto& m : p.mounts) {
     int r = 0;
     switch (m.kind) {
-      case MountStep::Kind::kBind: r = DoBind(rootfd, m, err); break;
-      case MountStep::Kind::kMount: r = DoMount(rootfd, m, err); break;
+      case MountStep::Kind::kBind:
+        r = DoBind(rootfd, m, err);
+        break;
+      case MountStep::Kind::kMount:
+        r = DoMount(rootfd, m, err);
+        break;
       case MountStep::Kind::kSymlink:
         r = DoSymlink(rootfd, m.source.c_str(), m.dest.c_str(), err);
         break;
-      case MountStep::Kind::kRemount: r = DoRemount(rootfd, m, err); break;
+      case MountStep::Kind::kRemount:
+        r = DoRemount(rootfd, m, err);
+        break;
     }
     if (r != 0) return -1;
   }
@@ -314,9 +319,8 @@ int FinishRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
       if (errno == ENOENT) continue;
       return ChildFail(err, errno, "stat masked path ", path.c_str());
     }
-    int r = S_ISDIR(st.st_mode)
-                ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, nullptr)
-                : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
+    int r = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, nullptr)
+                                : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
     if (r != 0) return ChildFail(err, errno, "mask ", path.c_str());
   }
   if (p.readonly_root && RemountBind("/", MS_RDONLY) != 0)

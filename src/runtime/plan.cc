@@ -38,9 +38,9 @@ unsigned long PropagationFlags(const std::string& p) {
 }
 
 // Flags that, on a bind mount, need a second (remount) call to take effect.
-constexpr unsigned long kRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                                       MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
-                                       MS_STRICTATIME | MS_SYNCHRONOUS | MS_DIRSYNC;
+constexpr unsigned long kRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                       MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME |
+                                       MS_SYNCHRONOUS | MS_DIRSYNC;
 
 struct DefaultDevice {
   const char* path;
@@ -54,8 +54,7 @@ constexpr DefaultDevice kDefaultDevices[] = {
 // Which namespace a sysctl needs, as runc checks.
 Status CheckSysctl(const std::string& key, const std::set<std::string>& ns) {
   auto need = [&](const char* type, const char* what) -> Status {
-    if (!ns.count(type))
-      return Err("linux.sysctl: \"{}\" needs a private {} namespace", key, what);
+    if (!ns.count(type)) return Err("linux.sysctl: \"{}\" needs a private {} namespace", key, what);
     return Ok();
   };
   if (strings::StartsWith(key, "net.")) return need("network", "network");
@@ -270,8 +269,8 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
     st.rec_attr_clr = opts.rec_attr_clr;
     if (bind) {
       st.kind = MountStep::Kind::kBind;
-      st.source = m.source.empty() || m.source.front() == '/' ? m.source
-                                                               : fs::Join(in.bundle, m.source);
+      st.source =
+          m.source.empty() || m.source.front() == '/' ? m.source : fs::Join(in.bundle, m.source);
       struct stat sb;
       if (::stat(st.source.c_str(), &sb) != 0)
         return ErrnoErr("mounts[{}]: bind source {}", i, st.source);

@@ -77,9 +77,9 @@ struct ProcessPlan {
   std::optional<sys::SeccompProgram> seccomp;
   bool terminal = false;
   unsigned rows = 0, cols = 0;
-  std::string personality;  // "", LINUX, LINUX32
+  std::string personality;                                             // "", LINUX, LINUX32
   std::vector<std::pair<int, std::pair<uint64_t, uint64_t>>> rlimits;  // resource, soft, hard
-  std::string oom_score_adj;  // rendered; empty when unset
+  std::string oom_score_adj;                                           // rendered; empty when unset
 };
 
 struct InitPlan {

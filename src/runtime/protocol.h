@@ -45,11 +45,16 @@ enum class MsgType : uint32_t {
 
 inline const char* MsgName(MsgType t) {
   switch (t) {
-    case MsgType::kGo: return "go";
-    case MsgType::kMountsDone: return "mounts-done";
-    case MsgType::kHooksDone: return "hooks-done";
-    case MsgType::kReady: return "ready";
-    case MsgType::kError: return "error";
+    case MsgType::kGo:
+      return "go";
+    case MsgType::kMountsDone:
+      return "mounts-done";
+    case MsgType::kHooksDone:
+      return "hooks-done";
+    case MsgType::kReady:
+      return "ready";
+    case MsgType::kError:
+      return "error";
   }
   return "unknown";
 }

@@ -15,11 +15,16 @@ using nlohmann::json;
 
 const char* StatusName(ContainerStatus s) {
   switch (s) {
-    case ContainerStatus::kCreating: return "creating";
-    case ContainerStatus::kCreated: return "created";
-    case ContainerStatus::kRunning: return "running";
-    case ContainerStatus::kPaused: return "paused";
-    case ContainerStatus::kStopped: return "stopped";
+    case ContainerStatus::kCreating:
+      return "creating";
+    case ContainerStatus::kCreated:
+      return "created";
+    case ContainerStatus::kRunning:
+      return "running";
+    case ContainerStatus::kPaused:
+      return "paused";
+    case ContainerStatus::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -106,7 +111,9 @@ Result<oci::Spec> StateStore::LoadConfig(const std::string& id) const {
   return oci::ParseSpec(text);
 }
 
-Status StateStore::Remove(const std::string& id) const { return fs::RemoveAll(Dir(id)); }
+Status StateStore::Remove(const std::string& id) const {
+  return fs::RemoveAll(Dir(id));
+}
 
 Result<std::vector<std::string>> StateStore::Ids() const {
   if (!fs::IsDir(root_)) return std::vector<std::string>{};
@@ -120,7 +127,8 @@ Result<std::vector<std::string>> StateStore::Ids() const {
 ContainerStatus StateStore::StatusOf(const ContainerState& s) const {
   if (s.stopped_on_record) return ContainerStatus::kStopped;
   uint64_t start = ProcessStartTime(s.init_pid);
-  if (start == 0 || (s.init_start_time != 0 && start != s.init_start_time)) return ContainerStatus::kStopped;
+  if (start == 0 || (s.init_start_time != 0 && start != s.init_start_time))
+    return ContainerStatus::kStopped;
   if (fs::Exists(FifoPath(s.id))) return ContainerStatus::kCreated;
   if (!s.cgroup_path.empty()) {
     if (auto mgr = cgroup::Load(s.cgroup_path); mgr.ok()) {

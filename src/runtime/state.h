@@ -23,7 +23,7 @@ struct ContainerState {
   std::string created;  // RFC 3339, nanoseconds
   std::string owner;
   std::map<std::string, std::string> annotations;
-  std::string cgroup_path;  // inside the hierarchy, e.g. /huskrun/c1
+  std::string cgroup_path;         // inside the hierarchy, e.g. /huskrun/c1
   bool stopped_on_record = false;  // a run whose init was reaped by us
 };
 

@@ -1,5 +1,5 @@
-#include <gtest/gtest.h>
 #include "cli/huskrun/cli.h"
+#include <gtest/gtest.h>
 
 using namespace husk;
 using namespace husk::cli;
@@ -12,7 +12,8 @@ static Result<Invocation> Parse(std::vector<std::string> argv) {
 }
 
 TEST(Flags, GoSyntax) {
-  auto inv = Parse({"--root=/r", "-debug", "create", "-bundle", "/b", "--pid-file=p", "-no-pivot=true", "c1"});
+  auto inv = Parse(
+      {"--root=/r", "-debug", "create", "-bundle", "/b", "--pid-file=p", "-no-pivot=true", "c1"});
   ASSERT_TRUE(inv.ok()) << inv.error().message();
   EXPECT_EQ(inv->global.root, "/r");
   EXPECT_TRUE(inv->global.debug);
@@ -34,7 +35,8 @@ TEST(Flags, BoolDoesNotTakeNextArg) {
 }
 
 TEST(Flags, LastWinsAndLists) {
-  auto inv = Parse({"exec", "-e", "A=1", "--env=B=2", "-u", "1", "--user", "2:3", "c1", "sh", "-c", "x"});
+  auto inv =
+      Parse({"exec", "-e", "A=1", "--env=B=2", "-u", "1", "--user", "2:3", "c1", "sh", "-c", "x"});
   ASSERT_TRUE(inv.ok());
   EXPECT_EQ(inv->flags.Get("user"), "2:3");
   EXPECT_EQ(inv->flags.All("env"), (std::vector<std::string>{"A=1", "B=2"}));
@@ -135,9 +137,11 @@ TEST(Values, Int) {
 
 TEST(Output, IndentJson) {
   EXPECT_EQ(IndentJson(R"({"a":[1,2],"b":{},"c":[],"d":"x, {y}: \"z\""})", "  "),
-            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": \"x, {y}: \\\"z\\\"\"\n}");
+            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": \"x, {y}: "
+            "\\\"z\\\"\"\n}");
   EXPECT_EQ(IndentJson("{ \"a\" : 1 }", "\t"), "{\n\t\"a\": 1\n}");
-  EXPECT_EQ(IndentJson(IndentJson(R"({"a":[1,{"b":2}]})", "  "), "  "), IndentJson(R"({"a":[1,{"b":2}]})", "  "));
+  EXPECT_EQ(IndentJson(IndentJson(R"({"a":[1,{"b":2}]})", "  "), "  "),
+            IndentJson(R"({"a":[1,{"b":2}]})", "  "));
 }
 
 TEST(Output, GoQuote) {
@@ -146,7 +150,8 @@ TEST(Output, GoQuote) {
 }
 
 TEST(Options, Update) {
-  auto inv = Parse({"update", "--memory", "1g", "--memory-swap", "-1", "--cpu-quota", "-1", "--pids-limit", "0", "c1"});
+  auto inv = Parse({"update", "--memory", "1g", "--memory-swap", "-1", "--cpu-quota", "-1",
+                    "--pids-limit", "0", "c1"});
   ASSERT_TRUE(inv.ok());
   auto r = ResourcesFromFlags(inv->flags);
   ASSERT_TRUE(r.ok());
