@@ -63,78 +63,88 @@ int RemountBind(const char* target, unsigned long flags) {
   return ::mount(nullptr, target, nullptr, f | locked, nullptr);
 }
 
+// A mount point resolved inside the root: its fd, and the /proc/self/fd path
+// that mount(2) takes, so the kernel does not walk a path in the rootfs again.
+struct MountTarget {
+  int fd = -1;
+  char path[32] = {};
+  ~MountTarget() {
+    if (fd >= 0) ::close(fd);
+  }
+  // Takes an fd or -errno from the rootfs_path calls; a failure names what and dest.
+  int Adopt(int r, const char* what, const std::string& dest, Message* err) {
+    if (r < 0) return ChildFail(err, -r, what, dest.c_str());
+    fd = r;
+    sys::FdPathNoAlloc(fd, path, sizeof path);
+    return 0;
+  }
+};
+
+// The mount now on dest: resolved again, since an fd taken before mounting
+// names the directory underneath.
+int OpenMounted(int rootfd, const std::string& dest, MountTarget* t, Message* err) {
+  return t->Adopt(sys::OpenInRootNoAlloc(rootfd, dest.c_str(), O_PATH), "open mount ", dest, err);
+}
+
+int SetPropagation(const MountTarget& t, const MountStep& m, Message* err) {
+  if (m.propagation && ::mount(nullptr, t.path, nullptr, m.propagation, nullptr) != 0)
+    return ChildFail(err, errno, "set propagation of ", m.dest.c_str());
+  return 0;
+}
+
 int DoBind(int rootfd, const MountStep& m, Message* err) {
-  int fd = m.dest_is_dir ? sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755)
-                         : sys::CreateFileInRootNoAlloc(rootfd, m.dest.c_str(), 0644);
-  if (fd < 0) return ChildFail(err, -fd, "create mount point ", m.dest.c_str());
-  FdGuard g{fd};
-  char target[32];
-  sys::FdPathNoAlloc(fd, target, sizeof target);
-  if (::mount(m.source.c_str(), target, nullptr, m.flags, nullptr) != 0)
+  MountTarget point;
+  int r = m.dest_is_dir ? sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755)
+                        : sys::CreateFileInRootNoAlloc(rootfd, m.dest.c_str(), 0644);
+  if (point.Adopt(r, "create mount point ", m.dest, err) != 0) return -1;
+  if (::mount(m.source.c_str(), point.path, nullptr, m.flags, nullptr) != 0)
     return ChildFail(err, errno, "bind mount ", m.source.c_str(), " on ", m.dest.c_str());
   if (m.remount_flags == 0 && m.propagation == 0 && m.rec_attr_set == 0 && m.rec_attr_clr == 0)
     return 0;
-  // Re-resolve: the old fd names the directory under the new mount.
-  int mfd = sys::OpenInRootNoAlloc(rootfd, m.dest.c_str(), O_PATH);
-  if (mfd < 0) return ChildFail(err, -mfd, "open mount ", m.dest.c_str());
-  FdGuard mg{mfd};
-  char mtarget[32];
-  sys::FdPathNoAlloc(mfd, mtarget, sizeof mtarget);
-  if (m.remount_flags && RemountBind(mtarget, m.remount_flags) != 0)
+  MountTarget mounted;
+  if (OpenMounted(rootfd, m.dest, &mounted, err) != 0) return -1;
+  if (m.remount_flags && RemountBind(mounted.path, m.remount_flags) != 0)
     return ChildFail(err, errno, "remount ", m.dest.c_str());
-  if (m.propagation && ::mount(nullptr, mtarget, nullptr, m.propagation, nullptr) != 0)
-    return ChildFail(err, errno, "set propagation of ", m.dest.c_str());
+  if (SetPropagation(mounted, m, err) != 0) return -1;
   if (m.rec_attr_set || m.rec_attr_clr) {
     MountAttr a{m.rec_attr_set, m.rec_attr_clr, 0, 0};
-    if (MountSetattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) != 0)
+    if (MountSetattr(mounted.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) != 0)
       return ChildFail(err, errno, "set recursive attributes of ", m.dest.c_str());
   }
   return 0;
 }
 
 int DoMount(int rootfd, const MountStep& m, Message* err) {
-  int fd = sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755);
-  if (fd < 0) return ChildFail(err, -fd, "create mount point ", m.dest.c_str());
-  FdGuard g{fd};
-  char target[32];
-  sys::FdPathNoAlloc(fd, target, sizeof target);
+  MountTarget point;
+  if (point.Adopt(sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755), "create mount point ",
+                  m.dest, err) != 0)
+    return -1;
   const char* data = m.data.empty() ? nullptr : m.data.c_str();
-  if (::mount(m.source.c_str(), target, m.fstype.c_str(), m.flags, data) != 0) {
-    int e = errno;
-    if (!(m.is_sysfs && (e == EPERM || e == EBUSY)))
-      return ChildFail(err, e, "mount ", m.fstype.c_str(), " on ", m.dest.c_str());
-    // No private network namespace (or a user namespace): sysfs can't be
-    // mounted anew, so bind the host's, as runc does.
-    if (::mount("/sys", target, nullptr, MS_BIND | MS_REC, nullptr) != 0)
-      return ChildFail(err, errno, "bind /sys on ", m.dest.c_str());
-    int mfd = sys::OpenInRootNoAlloc(rootfd, m.dest.c_str(), O_PATH);
-    if (mfd < 0) return ChildFail(err, -mfd, "open mount ", m.dest.c_str());
-    FdGuard mg{mfd};
-    char mtarget[32];
-    sys::FdPathNoAlloc(mfd, mtarget, sizeof mtarget);
-    unsigned long f = m.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    if (f && RemountBind(mtarget, f) != 0) return ChildFail(err, errno, "remount ", m.dest.c_str());
-    return 0;
+  if (::mount(m.source.c_str(), point.path, m.fstype.c_str(), m.flags, data) == 0) {
+    if (!m.propagation) return 0;
+    MountTarget mounted;
+    if (OpenMounted(rootfd, m.dest, &mounted, err) != 0) return -1;
+    return SetPropagation(mounted, m, err);
   }
-  if (m.propagation) {
-    int mfd = sys::OpenInRootNoAlloc(rootfd, m.dest.c_str(), O_PATH);
-    if (mfd < 0) return ChildFail(err, -mfd, "open mount ", m.dest.c_str());
-    FdGuard mg{mfd};
-    char mtarget[32];
-    sys::FdPathNoAlloc(mfd, mtarget, sizeof mtarget);
-    if (::mount(nullptr, mtarget, nullptr, m.propagation, nullptr) != 0)
-      return ChildFail(err, errno, "set propagation of ", m.dest.c_str());
-  }
+  int e = errno;
+  if (!(m.is_sysfs && (e == EPERM || e == EBUSY)))
+    return ChildFail(err, e, "mount ", m.fstype.c_str(), " on ", m.dest.c_str());
+  // No private network namespace (or a user namespace): sysfs can't be
+  // mounted anew, so bind the host's, as runc does.
+  if (::mount("/sys", point.path, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return ChildFail(err, errno, "bind /sys on ", m.dest.c_str());
+  MountTarget mounted;
+  if (OpenMounted(rootfd, m.dest, &mounted, err) != 0) return -1;
+  unsigned long f = m.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (f && RemountBind(mounted.path, f) != 0)
+    return ChildFail(err, errno, "remount ", m.dest.c_str());
   return 0;
 }
 
 int DoRemount(int rootfd, const MountStep& m, Message* err) {
-  int fd = sys::OpenInRootNoAlloc(rootfd, m.dest.c_str(), O_PATH);
-  if (fd < 0) return ChildFail(err, -fd, "open mount ", m.dest.c_str());
-  FdGuard g{fd};
-  char target[32];
-  sys::FdPathNoAlloc(fd, target, sizeof target);
-  if (::mount(nullptr, target, nullptr, m.flags | MS_REMOUNT, nullptr) != 0)
+  MountTarget mounted;
+  if (OpenMounted(rootfd, m.dest, &mounted, err) != 0) return -1;
+  if (::mount(nullptr, mounted.path, nullptr, m.flags | MS_REMOUNT, nullptr) != 0)
     return ChildFail(err, errno, "remount ", m.dest.c_str());
   return 0;
 }
@@ -170,12 +180,11 @@ int DoSymlink(int rootfd, const char* link_text, const char* path, Message* err)
 
 int DoDevice(int rootfd, const DeviceStep& d, Message* err) {
   if (d.bind_from_host) {
-    int fd = sys::CreateFileInRootNoAlloc(rootfd, d.path.c_str(), 0644);
-    if (fd < 0) return ChildFail(err, -fd, "create device mount point ", d.path.c_str());
-    FdGuard g{fd};
-    char target[32];
-    sys::FdPathNoAlloc(fd, target, sizeof target);
-    if (::mount(d.path.c_str(), target, nullptr, MS_BIND, nullptr) != 0)
+    MountTarget point;
+    if (point.Adopt(sys::CreateFileInRootNoAlloc(rootfd, d.path.c_str(), 0644),
+                    "create device mount point ", d.path, err) != 0)
+      return -1;
+    if (::mount(d.path.c_str(), point.path, nullptr, MS_BIND, nullptr) != 0)
       return ChildFail(err, errno, "bind device ", d.path.c_str());
     return 0;
   }
