@@ -46,7 +46,9 @@ struct CreateRollback {
 };
 
 // Devices every container may use, as runc allows them by default.
-void AddDefaultDeviceRules(oci::Resources* r, const oci::Spec& spec) {
+// linux.devices are created but not allowed here: their access comes from
+// linux.resources.devices only, as with runc.
+void AddDefaultDeviceRules(oci::Resources* r) {
   auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
     oci::DeviceCgroupRule d;
     d.allow = true;
@@ -56,7 +58,7 @@ void AddDefaultDeviceRules(oci::Resources* r, const oci::Spec& spec) {
     d.access = "rwm";
     r->devices.push_back(d);
   };
-  // If the spec's rules do not start by denying everything, runc's default deny comes first.
+  // Appended after the spec's rules, as runc's AllowedDevices.
   allow("c", 1, 3);     // null
   allow("c", 1, 5);     // zero
   allow("c", 1, 7);     // full
@@ -66,12 +68,6 @@ void AddDefaultDeviceRules(oci::Resources* r, const oci::Spec& spec) {
   allow("c", 5, 1);     // console
   allow("c", 5, 2);     // ptmx
   allow("c", 136, {});  // pts
-  if (spec.linux_) {
-    for (auto& d : spec.linux_->devices) {
-      if (d.type == "p") continue;
-      allow(d.type == "b" ? "b" : "c", d.major, d.minor);
-    }
-  }
 }
 
 Status WriteIdMaps(pid_t pid, const oci::Linux& lx) {
@@ -210,7 +206,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   cgroup::Manager* cg = rollback.cg.get();
   TRY(cg->Create());
   oci::Resources resources = lx.resources.value_or(oci::Resources{});
-  AddDefaultDeviceRules(&resources, spec);
+  AddDefaultDeviceRules(&resources);
   TRY(cg->Apply(resources));
 
   PlanInputs in;

@@ -137,6 +137,11 @@ Status Kill(const GlobalOptions& g, const std::string& id, int signal, bool all)
 
 Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
   StateStore store(g.root);
+  // As runc: --force on a container that does not exist is not an error.
+  if (force && StateStore::ValidateId(id).ok() && !fs::Exists(store.Dir(id) + "/state.json")) {
+    (void)store.Remove(id);
+    return Ok();
+  }
   auto c = TRY_CTX(LoadContainer(store, id), "delete");
   if (c.status == ContainerStatus::kRunning || c.status == ContainerStatus::kPaused) {
     if (!force)
