@@ -202,9 +202,16 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   rollback.id = o.id;
   rollback.reserved = true;
 
-  rollback.cg = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
+  auto cg_owned = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
+  TRY(cg_owned->Create());
+  // A cgroup someone froze would freeze init mid-setup: refuse it, and leave it
+  // alone (it is not ours to remove).
+  if (auto frozen = cg_owned->Frozen(); frozen.ok() && *frozen)
+    return Err("container's cgroup unexpectedly frozen");
+  if (auto pids = cg_owned->Pids(); pids.ok() && !pids->empty())
+    log::Warnf("container's cgroup is not empty: {} process(es) found", pids->size());
+  rollback.cg = std::move(cg_owned);
   cgroup::Manager* cg = rollback.cg.get();
-  TRY(cg->Create());
   oci::Resources resources = lx.resources.value_or(oci::Resources{});
   AddDefaultDeviceRules(&resources);
   TRY(cg->Apply(resources));

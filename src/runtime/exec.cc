@@ -80,7 +80,7 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   ContainerStatus status = store.StatusOf(st);
   if (status == ContainerStatus::kStopped)
     return Err("exec {}: cannot exec in a stopped container", o.id);
-  if (status == ContainerStatus::kPaused)
+  if (status == ContainerStatus::kPaused && !o.ignore_paused)
     return Err("exec {}: cannot exec in a paused container", o.id);
   oci::Spec spec = TRY_CTX(store.LoadConfig(o.id), "exec {}", o.id);
   oci::Process proc = TRY_CTX(ProcessFromOptions(o, spec), "exec {}", o.id);

@@ -80,6 +80,7 @@ struct ExecOptions {
   std::vector<uint32_t> additional_gids;
   std::vector<std::string> caps;
   bool no_new_privs = false;
+  bool ignore_paused = false;  // runc --ignore-paused: exec into a frozen cgroup
   bool detach = false;
   std::string pid_file;
   int preserve_fds = 0;

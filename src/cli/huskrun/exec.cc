@@ -57,6 +57,7 @@ Result<runtime::ExecOptions> ExecOptionsFromFlags(const ParsedFlags& f) {
   if (std::string s = f.Get("console-socket"); !s.empty()) o.console_socket = fs::Absolute(s);
   if (std::string p = f.Get("pid-file"); !p.empty()) o.pid_file = fs::Absolute(p);
   o.detach = f.Bool("detach");
+  o.ignore_paused = f.Bool("ignore-paused");
   int64_t n = f.Int("preserve-fds");
   if (n < 0 || n > INT_MAX - 3)
     return Err("--preserve-fds {}: must be between 0 and {}", n, INT_MAX - 3);
