@@ -211,13 +211,17 @@ Status Update(const GlobalOptions& g, const std::string& id, const oci::Resource
 
 Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, int interval_ms) {
   StateStore store(g.root);
-  for (;;) {
-    auto c = TRY_CTX(LoadContainer(store, id), "events");
-    if (c.status == ContainerStatus::kStopped) return Err("events {}: container not running", id);
-    auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "events {}", id);
+  for (bool first = true;; first = false) {
+    auto c = LoadContainer(store, id);
+    // A container that goes away while we watch ends the stream, as with runc.
+    if (!first && (!c || c->status == ContainerStatus::kStopped)) return Ok();
+    if (!c) return std::move(c).error().wrap("events");
+    if (c->status == ContainerStatus::kStopped) return Err("events {}: container not running", id);
+    auto cg = TRY_CTX(cgroup::Load(c->state.cgroup_path), "events {}", id);
     auto data = TRY_CTX(cg->Stats(), "events {}", id);
-    nlohmann::json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
-    std::string line = ev.dump() + "\n";
+    // runc's field order: type, id, data.
+    std::string line = R"({"type":"stats","id":)" + nlohmann::json(id).dump() +
+                       R"(,"data":)" + data.dump() + "}\n";
     if (::write(1, line.data(), line.size()) < 0) return ErrnoErr("write events");
     if (stats_only) return Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
