@@ -180,6 +180,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   StateStore store(g.root);
   TRY(StateStore::ValidateId(o.id));
   std::string bundle = fs::Absolute(o.bundle);
+  std::string pid_file = o.pid_file.empty() ? "" : fs::Absolute(o.pid_file);
   std::string config_text = TRY(fs::ReadFile(fs::Join(bundle, "config.json")));
   oci::Spec spec = TRY(oci::ParseSpec(config_text));
   std::string rootfs = spec.root.path.front() == '/' ? fs::Clean(spec.root.path)
@@ -196,6 +197,8 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   if (!spec.process->terminal && !o.console_socket.empty())
     return Err("--console-socket given but process.terminal is false");
 
+  // As runc: hooks and relative paths in the spec are taken from the bundle.
+  if (::chdir(bundle.c_str()) != 0) return ErrnoErr("chdir {}", bundle);
   TRY(store.Reserve(o.id));
   CreateRollback rollback;
   rollback.store = &store;
@@ -288,8 +291,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   st.init_start_time = ProcessStartTime(pid);
   TRY(store.SaveConfig(o.id, config_text));
   TRY(store.Save(st));
-  if (!o.pid_file.empty())
-    TRY(fs::WriteFileAtomic(fs::Absolute(o.pid_file), std::to_string(pid), 0644));
+  if (!pid_file.empty()) TRY(fs::WriteFileAtomic(pid_file, std::to_string(pid), 0644));
   rollback.armed = false;
   return CreatedContainer{pid};
 }

@@ -131,7 +131,11 @@ Result<std::vector<ContainerInfo>> List(const GlobalOptions& g) {
 Status Kill(const GlobalOptions& g, const std::string& id, int signal, bool all) {
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "kill");
-  if (c.status == ContainerStatus::kStopped) return Err("kill {}: container not running", id);
+  if (c.status == ContainerStatus::kStopped) {
+    // runc: signalling every process of a stopped container is not an error.
+    if (all) return Ok();
+    return Err("kill {}: container not running", id);
+  }
   return KillProcesses(c.state, signal, all).wrap("kill " + id);
 }
 
@@ -220,8 +224,8 @@ Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, in
     auto cg = TRY_CTX(cgroup::Load(c->state.cgroup_path), "events {}", id);
     auto data = TRY_CTX(cg->Stats(), "events {}", id);
     // runc's field order: type, id, data.
-    std::string line = R"({"type":"stats","id":)" + nlohmann::json(id).dump() +
-                       R"(,"data":)" + data.dump() + "}\n";
+    std::string line = R"({"type":"stats","id":)" + nlohmann::json(id).dump() + R"(,"data":)" +
+                       data.dump() + "}\n";
     if (::write(1, line.data(), line.size()) < 0) return ErrnoErr("write events");
     if (stats_only) return Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));

@@ -115,6 +115,19 @@ int DoBind(int rootfd, const MountStep& m, Message* err) {
 }
 
 int DoMount(int rootfd, const MountStep& m, Message* err) {
+  if (m.no_symlink) {
+    // A /proc or /sys that is a symlink in the image would put the mount
+    // somewhere unexpected (runc's CVE-2019-19921 class): refuse it.
+    int fd = sys::OpenInRootNoAlloc(rootfd, m.dest.c_str(), O_PATH | O_NOFOLLOW);
+    if (fd >= 0) {
+      struct stat st;
+      bool link = ::fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
+      ::close(fd);
+      if (link)
+        return ChildFail(err, 0, m.fstype.c_str(), " must be mounted on an ordinary directory, ",
+                         m.dest.c_str(), " is a symlink");
+    }
+  }
   MountTarget point;
   if (point.Adopt(sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755), "create mount point ",
                   m.dest, err) != 0)
@@ -283,6 +296,8 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
     if (r != 0) return -1;
   }
   if (p.setup_dev && SetupDev(rootfd, p, err) != 0) return -1;
+  for (auto& m : p.late_remounts)
+    if (DoRemount(rootfd, m, err) != 0) return -1;
   return 0;
 }
 

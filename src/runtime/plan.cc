@@ -286,6 +286,15 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
       st.flags = opts.flags & ~(MS_BIND | MS_REC);
       st.data = opts.data;
       st.is_sysfs = m.type == "sysfs";
+      st.no_symlink = m.type == "proc" || m.type == "sysfs";
+      if (m.type == "tmpfs" && (st.flags & MS_RDONLY)) {
+        st.flags &= ~static_cast<unsigned long>(MS_RDONLY);
+        MountStep ro;
+        ro.kind = MountStep::Kind::kRemount;
+        ro.dest = st.dest;
+        ro.flags = st.flags | MS_RDONLY;
+        plan.late_remounts.push_back(std::move(ro));
+      }
     }
     plan.mounts.push_back(std::move(st));
   }

@@ -46,6 +46,7 @@ struct MountStep {
   uint64_t rec_attr_set = 0, rec_attr_clr = 0;
   bool dest_is_dir = true;  // binds of files need a file to mount on
   bool is_sysfs = false;    // falls back to a bind of /sys when the kernel refuses
+  bool no_symlink = false;  // proc and sysfs: the destination must not be a symlink
 };
 
 struct DeviceStep {
@@ -99,6 +100,9 @@ struct InitPlan {
   std::vector<MountStep> mounts;
   bool setup_dev = true;
   std::vector<DeviceStep> devices;
+  // Read-only tmpfs mounts are made read-only only after everything else was
+  // created in them (e.g. /dev with its nodes and /dev/pts).
+  std::vector<MountStep> late_remounts;
   std::vector<std::string> masked_paths, readonly_paths;
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   std::optional<std::string> hostname, domainname;
