@@ -288,3 +288,11 @@ capmask() {
   in_ctr 'hostname'
   [[ $output == husk-unshared ]]
 }
+
+@test "a read-only /dev still gets its device nodes and /dev/pts" {
+  make_bundle
+  cfg '.mounts |= map(if .destination == "/dev" then .options += ["ro"] else . end)'
+  in_ctr 'touch /dev/x 2>/dev/null && echo writable; test -c /dev/null && echo null; test -d /dev/pts && echo pts'
+  [[ $output == *null* && $output == *pts* ]] || fail "$output"
+  [[ $output != *writable* ]] || fail "/dev is writable"
+}

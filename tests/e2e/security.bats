@@ -199,3 +199,14 @@ seccomp_profile() {
   [[ $status == 0 ]] || fail "$stderr"
   [[ ${lines[0]} =~ ^Seccomp:[[:space:]]+2$ ]]
 }
+
+@test "proc is not mounted through a /proc symlink in the image" {
+  make_bundle true
+  rm -rf "$BUNDLE/rootfs/proc"
+  mkdir -p "$T/elsewhere"
+  ln -s "$T/elsewhere" "$BUNDLE/rootfs/proc"
+  runf rt run --bundle "$BUNDLE" "$CID"
+  [[ $status != 0 ]] || fail "a symlinked /proc was accepted"
+  [[ ! -e $ROOT/$CID ]] || fail "state dir left behind"
+  [[ -z $(ls -A "$T/elsewhere") ]]
+}
