@@ -121,6 +121,13 @@ int SetupTerminal(const InitPlan& p, Message* err) {
   int r = sys::OpenPtyNoAlloc(&pty);
   if (r < 0) return ChildFail(err, -r, "open pty");
   if (pp.rows || pp.cols) sys::SetWinsizeNoAlloc(pty.master, pp.rows, pp.cols);
+  // The terminal belongs to the process's user, as runc makes it.
+  if (::fchown(pty.slave, pp.uid, pp.gid) != 0) {
+    int e = errno;
+    ::close(pty.master);
+    ::close(pty.slave);
+    return ChildFail(err, e, "chown pty");
+  }
   r = sys::SendFdNoAlloc(p.console_fd, pty.master, "/dev/ptmx");
   ::close(pty.master);
   if (r < 0) return ChildFail(err, -r, "send pty master to console socket");
@@ -274,15 +281,18 @@ void ChildMain(InitPlan& p) noexcept {
     }
     ::close(p.fifo_read_fd);
     ::close(p.fifo_write_fd);
-    for (auto& h : p.start_container_hooks) {
-      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
-    }
   }
+  // As runc: startContainer hooks already run under the container's filter.
   if (pp.seccomp && pp.no_new_privs) {
     int r = sys::LoadSeccompNoAlloc(*pp.seccomp);
     if (r < 0) {
       ChildFail(&err, -r, "load seccomp filter");
       Die(p, &err);
+    }
+  }
+  if (!p.is_exec) {
+    for (auto& h : p.start_container_hooks) {
+      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
     }
   }
   ::execve(exec_path, pp.argv.get(), pp.envp.get());
