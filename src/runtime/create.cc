@@ -215,9 +215,6 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
     log::Warnf("container's cgroup is not empty: {} process(es) found", pids->size());
   rollback.cg = std::move(cg_owned);
   cgroup::Manager* cg = rollback.cg.get();
-  oci::Resources resources = lx.resources.value_or(oci::Resources{});
-  AddDefaultDeviceRules(&resources);
-  TRY(cg->Apply(resources));
 
   PlanInputs in;
   in.spec = &spec;
@@ -283,6 +280,11 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   TRY(ch.Send(MsgType::kGo));
   TRY(ch.SendBytes(state_json));
   TRY(ch.Expect(MsgType::kMountsDone));
+  // Limits apply once the rootfs is built, as with runc: init must be able to
+  // mknod the spec's devices even when the device cgroup will deny them.
+  oci::Resources resources = lx.resources.value_or(oci::Resources{});
+  AddDefaultDeviceRules(&resources);
+  TRY(cg->Apply(resources));
   TRY(RunHooks(spec.hooks.prestart, "prestart", state_json));
   TRY(RunHooks(spec.hooks.create_runtime, "createRuntime", state_json));
   TRY(ch.Send(MsgType::kHooksDone));

@@ -43,7 +43,7 @@ int RunHookNoAlloc(const HookCmd& h, const char* state, size_t len, Message* err
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
     err->err = errno;
-    w << "hook " << h.path.c_str() << ": pipe";
+    w << "error running hook " << h.path.c_str() << ": pipe";
     return -1;
   }
   pid_t pid = ::fork();
@@ -51,7 +51,7 @@ int RunHookNoAlloc(const HookCmd& h, const char* state, size_t len, Message* err
     err->err = errno;
     ::close(pipefd[0]);
     ::close(pipefd[1]);
-    w << "hook " << h.path.c_str() << ": fork";
+    w << "error running hook " << h.path.c_str() << ": fork";
     return -1;
   }
   if (pid == 0) {
@@ -75,7 +75,8 @@ int RunHookNoAlloc(const HookCmd& h, const char* state, size_t len, Message* err
       if (r == 0) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        w << "hook " << h.path.c_str() << ": timed out after " << long{h.timeout_sec} << "s";
+        w << "error running hook " << h.path.c_str() << ": timed out after " << long{h.timeout_sec}
+          << "s";
         return -1;
       }
     }
@@ -84,17 +85,18 @@ int RunHookNoAlloc(const HookCmd& h, const char* state, size_t len, Message* err
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {
       err->err = errno;
-      w << "hook " << h.path.c_str() << ": wait";
+      w << "error running hook " << h.path.c_str() << ": wait";
       return -1;
     }
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    w << "hook " << h.path.c_str() << ": could not be executed (exit status 127)";
+    w << "error running hook " << h.path.c_str() << ": could not be executed (exit status 127)";
   } else if (WIFEXITED(status)) {
-    w << "hook " << h.path.c_str() << ": exited with status " << long{WEXITSTATUS(status)};
+    w << "error running hook " << h.path.c_str() << ": exited with status "
+      << long{WEXITSTATUS(status)};
   } else {
-    w << "hook " << h.path.c_str() << ": killed by signal " << long{WTERMSIG(status)};
+    w << "error running hook " << h.path.c_str() << ": killed by signal " << long{WTERMSIG(status)};
   }
   return -1;
 }

@@ -122,7 +122,8 @@ int SetupTerminal(const InitPlan& p, Message* err) {
   if (r < 0) return ChildFail(err, -r, "open pty");
   if (pp.rows || pp.cols) sys::SetWinsizeNoAlloc(pty.master, pp.rows, pp.cols);
   // The terminal belongs to the process's user, as runc makes it.
-  if (::fchown(pty.slave, pp.uid, pp.gid) != 0) {
+  // The group stays the one devpts gives (tty, by the gid= mount option).
+  if (::fchown(pty.slave, pp.uid, static_cast<gid_t>(-1)) != 0) {
     int e = errno;
     ::close(pty.master);
     ::close(pty.slave);

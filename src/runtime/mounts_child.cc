@@ -124,7 +124,7 @@ int DoMount(int rootfd, const MountStep& m, Message* err) {
       bool link = ::fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
       ::close(fd);
       if (link)
-        return ChildFail(err, 0, m.fstype.c_str(), " must be mounted on an ordinary directory, ",
+        return ChildFail(err, 0, m.fstype.c_str(), " must be mounted on ordinary directory, ",
                          m.dest.c_str(), " is a symlink");
     }
   }

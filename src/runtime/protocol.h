@@ -14,7 +14,7 @@
 //                                                 oom_score_adj, unshare(cgroup),
 //                                                 hostname, mounts, devices
 //                              ◀──────────────── kMountsDone
-//   prestart + createRuntime hooks
+//   cgroup limits, prestart + createRuntime hooks
 //   kHooksDone ───────────────────────────────▶  createContainer hooks,
 //                                                 pivot_root, masked/readonly
 //                                                 paths, sysctl, pty → console
