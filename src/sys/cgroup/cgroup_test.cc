@@ -256,7 +256,8 @@ TEST_P(CgroupManager, RejectedValueNamesFileAndValue) {
     EXPECT_TRUE(st2.ok()) << st2.error().message();
   } else {
     ASSERT_FALSE(st2.ok());
-    EXPECT_EQ(st2.error().message(), "invalid configuration: linux.resources.unified requires cgroup v2");
+    EXPECT_EQ(st2.error().message(),
+              "invalid configuration: linux.resources.unified requires cgroup v2");
   }
 }
 

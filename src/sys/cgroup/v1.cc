@@ -200,7 +200,8 @@ class V1Manager final : public Manager {
   }
 
   Status Apply(const oci::Resources& r) override {
-    if (!r.unified.empty()) return Err("invalid configuration: linux.resources.unified requires cgroup v2");
+    if (!r.unified.empty())
+      return Err("invalid configuration: linux.resources.unified requires cgroup v2");
     if (auto d = Dir("memory"); !d.empty() && r.memory) TRY(SetMemory(d, *r.memory));
     if (r.cpu) {
       if (auto d = Dir("cpu"); !d.empty()) TRY(SetCpu(d, *r.cpu));
