@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "runtime/console.h"
 #include "runtime/hooks.h"
 #include "runtime/init_child.h"
 #include "runtime/plan.h"
@@ -174,7 +175,7 @@ Status ParentChannel::Expect(MsgType want) {
 }
 
 Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOptions& o,
-                                         int console_fd_override) {
+                                         bool proxy_terminal) {
   if (g.systemd_cgroup)
     return Err("--systemd-cgroup: the systemd cgroup driver is not supported (no systemd)");
   StateStore store(g.root);
@@ -192,8 +193,8 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   if (!spec.process) return Err("config.json: process: is required");
   if (!spec.linux_) return Err("config.json: linux: is required");
   const oci::Linux& lx = *spec.linux_;
-  if (spec.process->terminal && console_fd_override < 0 && o.console_socket.empty())
-    return Err("cannot allocate tty without --console-socket");
+  bool proxy = spec.process->terminal && o.console_socket.empty();
+  if (proxy && !proxy_terminal) return Err("cannot allocate tty without --console-socket");
   if (!spec.process->terminal && !o.console_socket.empty())
     return Err("--console-socket given but process.terminal is false");
 
@@ -237,15 +238,17 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
     return ErrnoErr("socketpair");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
 
-  UniqueFd console;
-  if (spec.process->terminal && console_fd_override < 0) {
+  UniqueFd console;  // the child's end: a connected --console-socket, or our pair
+  CreatedContainer created;
+  if (proxy)
+    created.console = TRY(MakeConsoleSocketPair(&console));
+  else if (spec.process->terminal)
     console = TRY(ConnectConsole(o.console_socket));
-  }
 
   plan.sync_fd = child_end.get();
   plan.fifo_read_fd = fifo_r.get();
   plan.fifo_write_fd = fifo_w.get();
-  plan.console_fd = console_fd_override >= 0 ? console_fd_override : console.get();
+  plan.console_fd = console.get();
   plan.preserve_fds = o.preserve_fds;
   if (!o.no_new_keyring) plan.session_keyring = "_ses." + o.id;
 
@@ -295,11 +298,12 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   TRY(store.Save(st));
   if (!pid_file.empty()) TRY(fs::WriteFileAtomic(pid_file, std::to_string(pid), 0644));
   rollback.armed = false;
-  return CreatedContainer{pid};
+  created.pid = pid;
+  return created;
 }
 
 Status Create(const GlobalOptions& g, const CreateOptions& o) {
-  TRY_CTX(CreateContainer(g, o, -1), "create {}", o.id);
+  TRY_CTX(CreateContainer(g, o, false), "create {}", o.id);
   return Ok();
 }
 

@@ -12,12 +12,15 @@ namespace husk::runtime {
 
 struct CreatedContainer {
   pid_t pid = 0;
+  // With proxy_terminal and a terminal but no --console-socket: our end of the
+  // socket the child sends the pty master over.
+  UniqueFd console;
 };
 
-// Creates the container; console_fd >= 0 replaces --console-socket (run uses
-// its own socketpair to proxy the terminal).
+// Creates the container. With proxy_terminal (foreground run), a terminal
+// without --console-socket goes to a socketpair of ours instead.
 Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOptions& o,
-                                         int console_fd);
+                                         bool proxy_terminal);
 
 // Sends every message of a state JSON over the sync socket and waits for the
 // child's answer; shared with exec.

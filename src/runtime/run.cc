@@ -42,25 +42,9 @@ int ExitCode(int status) {
 
 Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   // With a terminal and nobody to hand the pty to, we proxy it ourselves.
-  UniqueFd console_parent, console_child;
-  bool proxy = false;
-  {
-    // Peek at process.terminal to decide whether to proxy.
-    auto text = fs::ReadFile(fs::Join(fs::Absolute(o.bundle), "config.json"));
-    if (text.ok()) {
-      auto spec = oci::ParseSpec(*text);
-      if (spec.ok() && spec->process && spec->process->terminal && o.console_socket.empty()) {
-        if (o.detach)
-          return Err("run {}: cannot allocate tty with --detach without --console-socket", o.id);
-        console_parent = TRY(MakeConsoleSocketPair(&console_child));
-        proxy = true;
-      }
-    }
-  }
-  auto created = TRY_CTX(CreateContainer(g, o, proxy ? console_child.get() : -1), "run {}", o.id);
-  console_child.reset();
+  auto created = TRY_CTX(CreateContainer(g, o, !o.detach), "run {}", o.id);
   UniqueFd master;
-  if (proxy) master = TRY_CTX(ReceiveMaster(console_parent.get()), "run {}", o.id);
+  if (created.console) master = TRY_CTX(ReceiveMaster(created.console.get()), "run {}", o.id);
   if (!o.detach) InstallForwarding(created.pid);
   if (auto st = Start(g, o.id); !st) {
     if (auto d = Delete(g, o.id, true); !d) log::Warnf("{}", d.error().message());
@@ -68,7 +52,7 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   }
   if (o.detach) return 0;
 
-  if (proxy) {
+  if (master) {
     if (auto st = ProxyUntilHangup(master.get()); !st)
       log::Warnf("run {}: console: {}", o.id, st.error().message());
   }
