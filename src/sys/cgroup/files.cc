@@ -1,6 +1,7 @@
 // File helpers shared by the v1 and v2 managers.
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +183,15 @@ std::vector<std::string> HugePageSizes() {
     out.push_back(std::to_string(v) + kUnits[u]);
   }
   return out;
+}
+
+Status SignalPids(Result<std::vector<pid_t>> pids, int signal) {
+  if (!pids) return std::move(pids).error();
+  for (pid_t p : *pids) {
+    if (::kill(p, signal) != 0 && errno != ESRCH)
+      return ErrnoErr("kill {} with signal {}", p, signal);
+  }
+  return Ok();
 }
 
 }  // namespace husk::cgroup::internal

@@ -58,6 +58,8 @@ Status MkdirEnabling(const std::string& root, const std::string& path);
 
 // The pids in dir/cgroup.procs and in every sub-cgroup below it. An absent dir has none.
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir);
+// Sends signal to every pid; pids that are already gone are not an error.
+Status SignalPids(Result<std::vector<pid_t>> pids, int signal);
 // rmdir of dir after its sub-cgroups, deepest first. EBUSY is retried for about a
 // second because exiting processes stay charged to the cgroup until reaped.
 Status RemoveCgroupDir(const std::string& dir);

@@ -289,18 +289,7 @@ class V1Manager final : public Manager {
     bool was_frozen = Frozen().value_or(false);
     bool froze = false;
     if (!was_frozen && !Dir("freezer").empty()) froze = Freeze().ok();
-    auto pids = Pids();
-    Status result;
-    if (pids) {
-      for (pid_t p : *pids) {
-        if (::kill(p, signal) != 0 && errno != ESRCH) {
-          result = ErrnoErr("kill {} with signal {}", p, signal);
-          break;
-        }
-      }
-    } else {
-      result = std::move(pids).error();
-    }
+    Status result = SignalPids(Pids(), signal);
     // A v1-frozen task can't act on SIGKILL until thawed; a paused container that got
     // another signal stays paused.
     if (froze || (was_frozen && signal == SIGKILL)) TRY(Thaw());

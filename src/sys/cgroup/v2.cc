@@ -179,18 +179,7 @@ class V2Manager final : public Manager {
     bool was_frozen = Frozen().value_or(false);
     bool froze = false;
     if (!was_frozen && Has(dir_, "cgroup.freeze")) froze = Freeze().ok();
-    auto pids = Pids();
-    Status result;
-    if (pids) {
-      for (pid_t p : *pids) {
-        if (::kill(p, signal) != 0 && errno != ESRCH) {
-          result = ErrnoErr("kill {} with signal {}", p, signal);
-          break;
-        }
-      }
-    } else {
-      result = std::move(pids).error();
-    }
+    Status result = SignalPids(Pids(), signal);
     // v2 frozen tasks still die of SIGKILL; a paused container stays paused.
     if (froze) TRY(Thaw());
     return result;
