@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -344,8 +345,9 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
 
   UniqueFd rootfd(::open(in.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   plan.process = TRY(BuildProcessPlan(*spec.process, &lx, rootfd.get()));
-  // With setgroups denied (rootless maps), supplementary groups cannot be set.
-  plan.process.set_groups = true;
+  // An unprivileged caller's new user namespace gets setgroups "deny" (see
+  // WriteIdMaps): supplementary groups cannot be set there.
+  plan.process.set_groups = !(new_user && ::geteuid() != 0);
   plan.state_buf.resize(64 * 1024);
   return plan;
 }
