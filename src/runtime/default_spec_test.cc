@@ -1,4 +1,4 @@
-#include "runtime/default_spec.h"
+#include "oci/default_spec.h"
 
 #include <algorithm>
 
@@ -29,9 +29,9 @@ std::vector<std::string> NamespaceTypes(const json& spec) {
 }
 
 TEST(DefaultSpecTest, RootfulMatchesRuncSpec) {
-  DefaultSpecOptions o;
+  oci::DefaultSpecOptions o;
   o.cgroup_ns = true;
-  json j = json::parse(DefaultSpecJson(o));
+  json j = json::parse(oci::DefaultSpecJson(o));
   EXPECT_EQ(j["ociVersion"], oci::kVersion);
   EXPECT_EQ(j["process"]["args"], json({"sh"}));
   EXPECT_EQ(j["process"]["terminal"], true);
@@ -64,17 +64,17 @@ TEST(DefaultSpecTest, RootfulMatchesRuncSpec) {
   EXPECT_EQ(j["linux"]["readonlyPaths"].size(), 5u);
 
   o.cgroup_ns = false;
-  j = json::parse(DefaultSpecJson(o));
+  j = json::parse(oci::DefaultSpecJson(o));
   EXPECT_EQ(NamespaceTypes(j), (std::vector<std::string>{"pid", "network", "ipc", "uts", "mount"}));
 }
 
 TEST(DefaultSpecTest, Rootless) {
-  DefaultSpecOptions o;
+  oci::DefaultSpecOptions o;
   o.rootless = true;
   o.cgroup_ns = true;
   o.host_uid = 1000;
   o.host_gid = 1001;
-  json j = json::parse(DefaultSpecJson(o));
+  json j = json::parse(oci::DefaultSpecJson(o));
   EXPECT_EQ(NamespaceTypes(j),
             (std::vector<std::string>{"pid", "ipc", "uts", "mount", "cgroup", "user"}));
   EXPECT_EQ(j["linux"]["uidMappings"],
@@ -96,13 +96,13 @@ TEST(DefaultSpecTest, Rootless) {
   }
   EXPECT_NE(FindMount(j, "/sys/fs/cgroup"), nullptr);
   o.cgroup_ns = false;  // cgroup v1 host: no cgroupfs for a rootless container
-  j = json::parse(DefaultSpecJson(o));
+  j = json::parse(oci::DefaultSpecJson(o));
   EXPECT_EQ(FindMount(j, "/sys/fs/cgroup"), nullptr);
 }
 
 TEST(DefaultSpecTest, EverythingInItParses) {
   for (bool rootless : {false, true}) {
-    std::string text = DefaultSpecJson(rootless);
+    std::string text = oci::DefaultSpecJson(rootless);
     auto spec = oci::ParseSpec(text);
     ASSERT_TRUE(spec.ok()) << spec.error().message();
     ASSERT_TRUE(spec->process.has_value());

@@ -5,14 +5,7 @@
 #include "base/unique_fd.h"
 #include "cli/huskrun/cli.h"
 
-#if __has_include("runtime/default_spec.h")
-#include "runtime/default_spec.h"
-#else
-namespace husk::runtime {
-// Being written in src/runtime/default_spec.h.
-std::string DefaultSpecJson(bool rootless);
-}  // namespace husk::runtime
-#endif
+#include "oci/default_spec.h"
 
 namespace husk::cli {
 
@@ -27,7 +20,7 @@ Result<int> RunSpec(const Invocation& inv) {
   std::string bundle = inv.flags.Get("bundle");
   std::string path = bundle.empty() ? "config.json" : fs::Join(bundle, "config.json");
   // runc lays the file out with json.MarshalIndent(spec, "", "\t"), no final newline.
-  std::string data = IndentJson(runtime::DefaultSpecJson(inv.flags.Bool("rootless")), "\t");
+  std::string data = IndentJson(oci::DefaultSpecJson(inv.flags.Bool("rootless")), "\t");
   // O_EXCL rather than a stat first: no window in which another writer's file is clobbered.
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   if (!fd) {

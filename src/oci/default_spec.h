@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace husk::runtime {
+namespace husk::oci {
 
 struct DefaultSpecOptions {
   bool rootless = false;
@@ -20,4 +20,4 @@ struct DefaultSpecOptions {
 std::string DefaultSpecJson(bool rootless);
 std::string DefaultSpecJson(const DefaultSpecOptions& o);
 
-}  // namespace husk::runtime
+}  // namespace husk::oci

@@ -1,4 +1,4 @@
-#include "runtime/default_spec.h"
+#include "oci/default_spec.h"
 
 #include <linux/magic.h>
 #include <sys/statfs.h>
@@ -8,12 +8,12 @@
 
 #include "oci/spec.h"
 
-namespace husk::runtime {
+namespace husk::oci {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-Json Mount(const char* dest, const char* type, const char* source,
+Json MountJson(const char* dest, const char* type, const char* source,
            std::vector<std::string> options) {
   Json m = {{"destination", dest}, {"type", type}, {"source", source}};
   if (!options.empty()) m["options"] = std::move(options);
@@ -52,28 +52,28 @@ std::string DefaultSpecJson(const DefaultSpecOptions& o) {
   };
 
   Json mounts = Json::array();
-  mounts.push_back(Mount("/proc", "proc", "proc", {}));
+  mounts.push_back(MountJson("/proc", "proc", "proc", {}));
   mounts.push_back(
-      Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
+      MountJson("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
   // A rootless container cannot choose the group of its ptys: the tty group is
   // not mapped, so gid=5 would make the devpts mount fail.
   std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
   if (!o.rootless) pts.push_back("gid=5");
-  mounts.push_back(Mount("/dev/pts", "devpts", "devpts", pts));
+  mounts.push_back(MountJson("/dev/pts", "devpts", "devpts", pts));
   mounts.push_back(
-      Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
-  mounts.push_back(Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
+      MountJson("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
+  mounts.push_back(MountJson("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   if (o.rootless) {
     // sysfs belongs to the host's network namespace, which a rootless container
     // keeps; only a bind of the host's /sys is allowed.
-    mounts.push_back(Mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
+    mounts.push_back(MountJson("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
   } else {
-    mounts.push_back(Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+    mounts.push_back(MountJson("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
   }
   // Without a cgroup namespace a rootless container cannot mount cgroupfs at
   // all; runc keeps the entry and fails at start, we leave it out.
   if (!o.rootless || o.cgroup_ns) {
-    mounts.push_back(Mount("/sys/fs/cgroup", "cgroup", "cgroup",
+    mounts.push_back(MountJson("/sys/fs/cgroup", "cgroup", "cgroup",
                            {"nosuid", "noexec", "nodev", "relatime", "ro"}));
   }
 
@@ -125,4 +125,4 @@ std::string DefaultSpecJson(const DefaultSpecOptions& o) {
   return doc.dump();
 }
 
-}  // namespace husk::runtime
+}  // namespace husk::oci
