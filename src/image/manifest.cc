@@ -130,13 +130,20 @@ Platform HostPlatform() {
   struct utsname u {};
   if (uname(&u) != 0) return p;
   std::string_view m = u.machine;
-  if (m == "x86_64") p.architecture = "amd64";
-  else if (m == "aarch64") p.architecture = "arm64", p.variant = "v8";
-  else if (m == "i686" || m == "i386") p.architecture = "386";
-  else if (m == "armv7l") p.architecture = "arm", p.variant = "v7";
-  else if (m == "armv6l") p.architecture = "arm", p.variant = "v6";
-  else if (m == "ppc64le" || m == "s390x" || m == "riscv64") p.architecture = std::string(m);
-  else p.architecture = std::string(m);
+  if (m == "x86_64")
+    p.architecture = "amd64";
+  else if (m == "aarch64")
+    p.architecture = "arm64", p.variant = "v8";
+  else if (m == "i686" || m == "i386")
+    p.architecture = "386";
+  else if (m == "armv7l")
+    p.architecture = "arm", p.variant = "v7";
+  else if (m == "armv6l")
+    p.architecture = "arm", p.variant = "v6";
+  else if (m == "ppc64le" || m == "s390x" || m == "riscv64")
+    p.architecture = std::string(m);
+  else
+    p.architecture = std::string(m);
   return p;
 }
 
@@ -171,7 +178,8 @@ Result<Manifest> ParseManifest(std::string_view bytes, std::string_view content_
   auto j = TRY(ParseJsonObject(bytes, "manifest"));
   Manifest m;
   m.media_type = TRY(Str(j, "mediaType", "manifest", false));
-  if (m.media_type.empty()) m.media_type = std::string(content_type.substr(0, content_type.find(';')));
+  if (m.media_type.empty())
+    m.media_type = std::string(content_type.substr(0, content_type.find(';')));
   if (m.media_type.empty()) m.media_type = std::string(media::kOciManifest);
   if (auto sv = j.find("schemaVersion"); sv == j.end() || !sv->is_number_integer() || *sv != 2)
     return Err("malformed manifest: \"schemaVersion\" is not 2");
@@ -246,7 +254,8 @@ Result<ImageConfig> ParseImageConfig(std::string_view bytes) {
   if (rootfs == j.end() || !rootfs->is_object())
     return Err("malformed image config: missing \"rootfs\"");
   auto ids = TRY(StrList(*rootfs, "diff_ids", "image config: rootfs"));
-  for (auto& s : ids) c.diff_ids.push_back(TRY_CTX(Digest::Parse(s), "image config: rootfs.diff_ids"));
+  for (auto& s : ids)
+    c.diff_ids.push_back(TRY_CTX(Digest::Parse(s), "image config: rootfs.diff_ids"));
   return c;
 }
 
@@ -296,8 +305,10 @@ std::string IndexJson(const Index& i) {
 std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids) {
   std::vector<Digest> out;
   for (auto& d : diff_ids) {
-    if (out.empty()) out.push_back(d);
-    else out.push_back(Sha256Of(out.back().str() + " " + d.str()));
+    if (out.empty())
+      out.push_back(d);
+    else
+      out.push_back(Sha256Of(out.back().str() + " " + d.str()));
   }
   return out;
 }

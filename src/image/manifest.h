@@ -127,7 +127,8 @@ nlohmann::ordered_json DescriptorJson(const Descriptor& d);
 std::string ManifestJson(const Manifest& m);  // compact, keys in spec order
 std::string IndexJson(const Index& i);
 
-// Chain IDs (image-spec): chain(L0) = diffid(L0); chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln)).
+// Chain IDs (image-spec): chain(L0) = diffid(L0); chain(Ln) = sha256(chain(Ln-1) + " " +
+// diffid(Ln)).
 std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids);
 
 }  // namespace husk::image

@@ -12,8 +12,8 @@ std::string OciManifest() {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
     "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
          kD1 + R"(","size":10},
-    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + kD2 +
-         R"(","size":20}],"annotations":{"a":"b"}})";
+    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
+         kD2 + R"(","size":20}],"annotations":{"a":"b"}})";
 }
 
 TEST(Manifest, ParsesAndRoundTrips) {
@@ -34,7 +34,8 @@ TEST(Manifest, ErrorsNameTheField) {
                                R"("},"layers":[]})");
   ASSERT_FALSE(no_size.ok());
   EXPECT_NE(no_size.error().message().find("config: \"size\""), std::string::npos);
-  auto bad_digest = ParseManifest(R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]})");
+  auto bad_digest = ParseManifest(
+      R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]})");
   ASSERT_FALSE(bad_digest.ok());
   EXPECT_NE(bad_digest.error().message().find("sha256:zz"), std::string::npos);
   EXPECT_FALSE(ParseManifest("{not json").ok());
@@ -47,11 +48,13 @@ TEST(Manifest, ErrorsNameTheField) {
 }
 
 TEST(Manifest, IndexPlatformSelection) {
-  std::string idx_json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + kD1 +
-                         R"(","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + kD2 +
-                         R"(","size":1,"platform":{"os":"linux","architecture":"amd64"}}]})";
+  std::string idx_json =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      kD1 +
+      R"(","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      kD2 + R"(","size":1,"platform":{"os":"linux","architecture":"amd64"}}]})";
   EXPECT_EQ(*ClassifyManifest(idx_json, ""), DocKind::kIndex);
   auto idx = ParseIndex(idx_json);
   ASSERT_TRUE(idx.ok()) << idx.error().message();
@@ -67,8 +70,8 @@ TEST(Manifest, IndexPlatformSelection) {
 TEST(Manifest, ConfigAndChainIds) {
   auto c = ParseImageConfig(R"({"architecture":"amd64","os":"linux","config":{"Env":["A=1"],
     "Entrypoint":["/bin/sh"],"Cmd":["-c","true"],"WorkingDir":"/w","User":"65532",
-    "ExposedPorts":{"80/tcp":{}},"Labels":{"k":"v"}},"rootfs":{"type":"layers","diff_ids":[")" + kD1 +
-                            "\",\"" + kD2 + "\"]}}");
+    "ExposedPorts":{"80/tcp":{}},"Labels":{"k":"v"}},"rootfs":{"type":"layers","diff_ids":[")" +
+                            kD1 + "\",\"" + kD2 + "\"]}}");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->config.entrypoint[0], "/bin/sh");
   EXPECT_EQ(c->config.exposed_ports[0], "80/tcp");

@@ -5,7 +5,9 @@
 namespace husk::image {
 namespace {
 
-bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnumLower(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // One path component: [a-z0-9]+ joined by ".", "_", "__" or any number of "-".
 bool ValidComponent(std::string_view c) {
@@ -68,8 +70,8 @@ Result<Reference> ParseReference(std::string_view s) {
   std::string_view first = rest.substr(0, first_slash);
   if (first_slash != std::string_view::npos &&
       (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-       first == "localhost" || first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-                                   std::string_view::npos)) {
+       first == "localhost" ||
+       first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos)) {
     if (!ValidDomain(first)) return bad("invalid registry \"" + std::string(first) + "\"");
     r.domain = std::string(first);
     rest = rest.substr(first_slash + 1);
@@ -83,7 +85,8 @@ Result<Reference> ParseReference(std::string_view s) {
   size_t start = 0;
   for (;;) {
     auto end = r.path.find('/', start);
-    auto comp = std::string_view(r.path).substr(start, end == std::string::npos ? end : end - start);
+    auto comp =
+        std::string_view(r.path).substr(start, end == std::string::npos ? end : end - start);
     if (!ValidComponent(comp)) {
       for (char c : comp)
         if (std::isupper(static_cast<unsigned char>(c))) return bad("repository must be lowercase");

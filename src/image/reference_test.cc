@@ -48,8 +48,8 @@ TEST(Reference, Digests) {
 }
 
 TEST(Reference, RejectsWithReason) {
-  for (const char* bad : {"", "Debian", "debian:", "debian:-x", "a//b", "debian@sha256:12",
-                          "x/-y", "debian:a b"}) {
+  for (const char* bad :
+       {"", "Debian", "debian:", "debian:-x", "a//b", "debian@sha256:12", "x/-y", "debian:a b"}) {
     auto r = ParseReference(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -132,7 +132,9 @@ Result<Store> Store::Open(const std::string& root, bool exclusive) {
   return s;
 }
 
-bool Store::HasBlob(const Digest& d) const { return fs::Exists(BlobPath(d)); }
+bool Store::HasBlob(const Digest& d) const {
+  return fs::Exists(BlobPath(d));
+}
 
 std::string Store::BlobPath(const Digest& d) const {
   return fs::Join(root_, "blobs/sha256/" + d.hex());
@@ -177,7 +179,8 @@ Result<std::optional<BlobWriter>> Store::Ingest(const Digest& expected, int64_t 
     if (n == 0) break;
     w.hasher_.Update(buf.data(), static_cast<size_t>(n));
   }
-  if (expected_size >= 0 && w.hasher_.bytes() > static_cast<uint64_t>(expected_size)) TRY(w.Reset());
+  if (expected_size >= 0 && w.hasher_.bytes() > static_cast<uint64_t>(expected_size))
+    TRY(w.Reset());
   return std::optional<BlobWriter>(std::move(w));
 }
 
@@ -255,8 +258,10 @@ Status Store::PutImage(const ImageRecord& rec) {
     r.created = time::Rfc3339Nano(now);
   }
   auto it = std::find_if(recs.begin(), recs.end(), [&](auto& x) { return x.name == r.name; });
-  if (it != recs.end()) *it = r;
-  else recs.push_back(r);
+  if (it != recs.end())
+    *it = r;
+  else
+    recs.push_back(r);
   std::sort(recs.begin(), recs.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return WriteRecords(recs);
 }

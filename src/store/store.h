@@ -72,18 +72,18 @@ class BlobWriter {
 };
 
 struct ImageRecord {
-  std::string name;      // normalised reference, "docker.io/library/debian:12"
-  Digest digest;         // of the manifest (or index) the name points to
+  std::string name;  // normalised reference, "docker.io/library/debian:12"
+  Digest digest;     // of the manifest (or index) the name points to
   std::string media_type;
-  std::string created;   // when the record was written (RFC 3339)
+  std::string created;  // when the record was written (RFC 3339)
 };
 
 struct LayerInfo {
   Digest chain_id;
   Digest diff_id;
-  Digest blob;           // the compressed blob it came from
-  uint64_t size = 0;     // uncompressed tar bytes
-  std::string path;      // <root>/layers/<chain>/diff
+  Digest blob;        // the compressed blob it came from
+  uint64_t size = 0;  // uncompressed tar bytes
+  std::string path;   // <root>/layers/<chain>/diff
 };
 
 class Store {
@@ -123,8 +123,11 @@ class Store {
   // Unpacks blob (already in the store) as the layer with the given chain ID,
   // unless it is already there; checks the DiffID. Concurrent callers for the
   // same chain ID wait for one another and unpack once.
-  Result<LayerInfo> EnsureLayer(const Digest& chain_id, const Digest& blob,
-                                image::LayerCompression compression, const Digest& diff_id);
+  // The blob's compression is detected from its first bytes.
+  Result<LayerInfo> EnsureLayer(const Digest& chain_id, const Digest& blob, const Digest& diff_id);
+  // Unpacks the layers (bottom first) on top of each other into dir, applying
+  // whiteouts as deletions: the flattened rootfs used where overlay is not.
+  Status FlattenInto(const std::vector<Digest>& blobs, const std::string& dir) const;
 
   // ---- reading images
   struct ResolvedImage {
