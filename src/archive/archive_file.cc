@@ -116,7 +116,7 @@ Status ExtractEntry(TreeRoot& root, TarReader& tar, archive_entry* e, const std:
 }
 
 Result<std::unique_ptr<DecompressReader>> OpenTar(const std::string& path, UniqueFd& fd,
-                                                   std::unique_ptr<FdReader>& raw) {
+                                                  std::unique_ptr<FdReader>& raw) {
   fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return ErrnoErr("open {}", path);
   raw = std::make_unique<FdReader>(fd.get(), path);

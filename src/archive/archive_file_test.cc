@@ -66,8 +66,9 @@ TEST(ExtractArchive, RefusesEscapesNamingTheMember) {
     std::string path = Save(t, c.tar);
     auto st = ExtractArchive(path, dst);
     ASSERT_FALSE(st.ok()) << c.member;
-    EXPECT_EQ(st.error().message().rfind(fmt::format("{}: archive entry \"{}\": ", path, c.member), 0),
-              0u)
+    EXPECT_EQ(
+        st.error().message().rfind(fmt::format("{}: archive entry \"{}\": ", path, c.member), 0),
+        0u)
         << st.error().message();
     EXPECT_NE(st.error().message().find(c.want), std::string::npos) << st.error().message();
     EXPECT_FALSE(fs::Exists(t / "evil"));
@@ -77,8 +78,8 @@ TEST(ExtractArchive, RefusesEscapesNamingTheMember) {
 
 TEST(ReadArchiveMember, ReadsOneMemberByCleanedName) {
   TempDir t;
-  std::string p =
-      Save(t, TarBuilder().File("a", std::string(5000, 'a')).File("./manifest.json", "[1]").Finish());
+  std::string p = Save(
+      t, TarBuilder().File("a", std::string(5000, 'a')).File("./manifest.json", "[1]").Finish());
   auto m = ReadArchiveMember(p, "manifest.json");
   ASSERT_TRUE(m.ok()) << m.error().message();
   EXPECT_EQ(*m, "[1]");

@@ -188,14 +188,17 @@ class ZstdWriter final : public Writer {
 
 Result<std::unique_ptr<Writer>> NewCompressWriter(Compression c, Writer& dst) {
   switch (c) {
-    case Compression::kNone: return std::unique_ptr<Writer>(new PlainWriter(dst));
-    case Compression::kGzip: return std::unique_ptr<Writer>(new GzipWriter(dst));
+    case Compression::kNone:
+      return std::unique_ptr<Writer>(new PlainWriter(dst));
+    case Compression::kGzip:
+      return std::unique_ptr<Writer>(new GzipWriter(dst));
     case Compression::kZstd: {
       auto w = std::make_unique<ZstdWriter>(dst);
       TRY(w->Init());
       return std::unique_ptr<Writer>(std::move(w));
     }
-    case Compression::kXz: break;
+    case Compression::kXz:
+      break;
   }
   return Err("compressing as {} is not supported", CompressionName(c));
 }

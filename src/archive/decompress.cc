@@ -35,10 +35,14 @@ Result<size_t> DigestingReader::Read(void* buf, size_t n) {
 
 std::string_view CompressionName(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kXz: return "xz";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kXz:
+      return "xz";
   }
   return "unknown";
 }
@@ -122,13 +126,20 @@ class PlainDecoder final : public DecompressReader::Decoder {
 
 std::string_view IsalError(int r) {
   switch (r) {
-    case ISAL_INVALID_BLOCK: return "invalid deflate block";
-    case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
-    case ISAL_INVALID_LOOKBACK: return "invalid back-reference distance";
-    case ISAL_INVALID_WRAPPER: return "invalid gzip header";
-    case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
-    case ISAL_INCORRECT_CHECKSUM: return "CRC-32 or length mismatch";
-    case ISAL_NEED_DICT: return "needs a preset dictionary";
+    case ISAL_INVALID_BLOCK:
+      return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL:
+      return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK:
+      return "invalid back-reference distance";
+    case ISAL_INVALID_WRAPPER:
+      return "invalid gzip header";
+    case ISAL_UNSUPPORTED_METHOD:
+      return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+      return "CRC-32 or length mismatch";
+    case ISAL_NEED_DICT:
+      return "needs a preset dictionary";
   }
   return "corrupt data";
 }
@@ -294,10 +305,18 @@ Result<Compression> DecompressReader::Detect() {
   compression_ = DetectCompression(
       std::string_view(reinterpret_cast<const char*>(in.buf.get() + in.pos), in.avail()));
   switch (compression_) {
-    case Compression::kNone: decoder_ = std::move(probe); break;
-    case Compression::kGzip: decoder_ = std::make_unique<GzipDecoder>(src_); break;
-    case Compression::kZstd: decoder_ = std::make_unique<ZstdDecoder>(src_); break;
-    case Compression::kXz: decoder_ = std::make_unique<XzDecoder>(src_); break;
+    case Compression::kNone:
+      decoder_ = std::move(probe);
+      break;
+    case Compression::kGzip:
+      decoder_ = std::make_unique<GzipDecoder>(src_);
+      break;
+    case Compression::kZstd:
+      decoder_ = std::make_unique<ZstdDecoder>(src_);
+      break;
+    case Compression::kXz:
+      decoder_ = std::make_unique<XzDecoder>(src_);
+      break;
   }
   if (probe) {
     Input& to = decoder_->input();

@@ -55,6 +55,8 @@ Error TarReader::Failure(std::string_view what) {
   // libarchive words truncation several ways; one wording for all of them.
   if (src_eof_ && (msg.find("runcated") != msg.npos || msg.find("remature") != msg.npos))
     return Err("tar stream truncated");
+  if (msg.find("Unrecognized archive format") != msg.npos)
+    return Err("{}: not a tar archive (nor gzip, zstd or xz compressed)", what);
   return Err("{}: {}", what, msg);
 }
 
@@ -62,13 +64,21 @@ Status TarReader::Open() {
   a_ = archive_read_new();
   if (!a_) return Err("tar: out of memory");
   archive_read_support_format_tar(a_);
-  if (archive_read_open(a_, this, nullptr, Pull, nullptr) != ARCHIVE_OK)
+  if (archive_read_open(a_, this, nullptr, Pull, nullptr) != ARCHIVE_OK) {
+    // No bytes at all is an empty archive, as Go's archive/tar (and so
+    // docker and containerd) read it; libarchive calls it unrecognized.
+    if (!src_err_ && src_eof_ && bytes() == 0) {
+      empty_ = true;
+      return Ok();
+    }
     return Failure("read tar");
+  }
   return Ok();
 }
 
 Result<archive_entry*> TarReader::Next() {
   archive_entry* e = nullptr;
+  if (empty_) return e;
   int r = archive_read_next_header(a_, &e);
   if (r == ARCHIVE_EOF) return static_cast<archive_entry*>(nullptr);
   // WARN is what libarchive says when a name is not valid in the current
@@ -120,6 +130,7 @@ Result<std::string> TarReader::ReadData(int64_t max) {
 }
 
 Status TarReader::Drain() {
+  if (empty_) return Ok();
   while (!src_eof_) {
     const void* b;
     if (Pull(a_, this, &b) < 0) return *src_err_;

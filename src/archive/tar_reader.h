@@ -49,6 +49,7 @@ class TarReader {
   Sha256 hash_;
   std::optional<Error> src_err_;
   bool src_eof_ = false;
+  bool empty_ = false;
 };
 
 // The entry's path, link target and symlink target as stored: raw bytes, no

@@ -249,7 +249,8 @@ class Parents {
 };
 
 Status WriteItem(TarSink& sink, const std::string& root, Parents& parents, const Item& it,
-                 const LayerWriteOptions& o, std::map<std::pair<dev_t, ino_t>, std::string>& links) {
+                 const LayerWriteOptions& o,
+                 std::map<std::pair<dev_t, ino_t>, std::string>& links) {
   EntryPtr e(archive_entry_new());
   archive_entry_set_pathname(e.get(), it.name.c_str());
   archive_entry_set_uid(e.get(), it.st.st_uid);

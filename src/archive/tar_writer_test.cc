@@ -40,11 +40,11 @@ void MakeSampleTree(const std::string& root) {
     ASSERT_EQ(::lchown((root + "/bin/tool").c_str(), 1234, 5678), 0);
     ASSERT_EQ(::lchown((root + "/lib/rel").c_str(), 42, 43), 0);
     ASSERT_EQ(::chmod((root + "/bin/tool").c_str(), 04755), 0);  // chown cleared setuid
-    std::string cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-                    20);
-    ASSERT_EQ(::setxattr((root + "/bin/tool").c_str(), "security.capability", cap.data(),
-                         cap.size(), 0),
-              0);
+    std::string cap(
+        "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+    ASSERT_EQ(
+        ::setxattr((root + "/bin/tool").c_str(), "security.capability", cap.data(), cap.size(), 0),
+        0);
   }
   ASSERT_EQ(::chmod((root + "/ro").c_str(), 0555), 0);
   // Whole seconds: tar keeps nothing finer.
@@ -172,8 +172,7 @@ TEST(TarWriter, OverlayWhiteoutsAreWrittenAsWhFiles) {
   auto blob = WriteLayer(src, t / "layer.tar", LayerWriteOptions{Compression::kNone});
   ASSERT_TRUE(blob.ok()) << blob.error().message();
   auto names = ListTar(testutil::ReadAll(t / "layer.tar"));
-  std::vector<std::string> want{"d d/", "f d/.wh.gone", "d op/", "f op/.wh..wh..opq",
-                                "d op/kept/"};
+  std::vector<std::string> want{"d d/", "f d/.wh.gone", "d op/", "f op/.wh..wh..opq", "d op/kept/"};
   EXPECT_EQ(names, want);
   // And back: unpacked for overlayfs, the same device and xattr.
   std::string dst = t.Sub("dst");

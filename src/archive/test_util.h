@@ -90,13 +90,16 @@ class TarBuilder {
                    std::map<std::string, std::string> xattrs = {}) {
     archive_entry* e = New(name, AE_IFREG, mode);
     archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    for (const auto& [k, v] : xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
+    for (const auto& [k, v] : xattrs)
+      archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
     archive_write_header(a_, e);
     archive_write_data(a_, data.data(), data.size());
     archive_entry_free(e);
     return *this;
   }
-  TarBuilder& Dir(const std::string& name, mode_t mode = 0755) { return Plain(name, AE_IFDIR, mode); }
+  TarBuilder& Dir(const std::string& name, mode_t mode = 0755) {
+    return Plain(name, AE_IFDIR, mode);
+  }
   TarBuilder& Symlink(const std::string& name, const std::string& target) {
     archive_entry* e = New(name, AE_IFLNK, 0777);
     archive_entry_set_symlink(e, target.c_str());
@@ -162,8 +165,8 @@ inline std::vector<std::string> ListTar(const std::string& tar) {
     else if (archive_entry_filetype(e) == AE_IFLNK)
       out.push_back("l " + n + " -> " + archive_entry_symlink(e));
     else if (archive_entry_filetype(e) == AE_IFCHR)
-      out.push_back(fmt::format("c {} {}:{}", n, major(archive_entry_rdev(e)),
-                                minor(archive_entry_rdev(e))));
+      out.push_back(
+          fmt::format("c {} {}:{}", n, major(archive_entry_rdev(e)), minor(archive_entry_rdev(e))));
     else
       out.push_back("f " + n);
   }

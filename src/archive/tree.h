@@ -11,7 +11,6 @@
 // O_EXCL / AT_SYMLINK_NOFOLLOW, so it is never followed either.
 #pragma once
 
-
 #include <optional>
 #include <string>
 #include <string_view>

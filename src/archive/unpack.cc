@@ -123,12 +123,16 @@ Status Unpacker::Entry(archive_entry* e, const std::string& name) {
   if (applying()) Touch(path);
   if (!hardlink.empty()) return Hardlink(hardlink, pfd, base, path);
   switch (type) {
-    case AE_IFREG: return File(e, pfd, base, path);
-    case AE_IFDIR: return Directory(e, pfd, base, path);
-    case AE_IFLNK: return Symlink(e, pfd, base, path);
+    case AE_IFREG:
+      return File(e, pfd, base, path);
+    case AE_IFDIR:
+      return Directory(e, pfd, base, path);
+    case AE_IFLNK:
+      return Symlink(e, pfd, base, path);
     case AE_IFCHR:
     case AE_IFBLK:
-    case AE_IFIFO: return Node(e, pfd, base, path);
+    case AE_IFIFO:
+      return Node(e, pfd, base, path);
   }
   return Err("unsupported entry type {:o}", type);
 }

@@ -53,6 +53,17 @@ TEST(Unpack, DiffIdIsTheDigestOfTheUncompressedStream) {
   EXPECT_EQ(testutil::ReadAll(t / "root/etc/hostname"), "box\n");
 }
 
+TEST(Unpack, EmptyStreamIsAnEmptyLayerButGarbageIsAnError) {
+  TempDir t;
+  auto st = Unpack("", t.Sub("root"));
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(st->entries, 0u);
+  EXPECT_EQ(st->diff_id, Sha256Of(""));
+  st = Unpack(std::string(3000, 'x'), t.Sub("root2"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "read tar: not a tar archive (nor gzip, zstd or xz compressed)");
+}
+
 TEST(Unpack, TruncatedLayerIsAnError) {
   std::string big(3 << 20, 'x');
   for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>(i * 31);
@@ -133,8 +144,7 @@ TEST(Unpack, HardlinksOutsideTheLayerAreRefused) {
 TEST(Unpack, HardlinksInsideShareTheInode) {
   TempDir t;
   std::string root = t.Sub("root");
-  auto st =
-      Unpack(TarBuilder().Dir("d").File("d/a", "data").Hardlink("b", "d/a").Finish(), root);
+  auto st = Unpack(TarBuilder().Dir("d").File("d/a", "data").Hardlink("b", "d/a").Finish(), root);
   ASSERT_TRUE(st.ok()) << st.error().message();
   struct stat a, b;
   ASSERT_EQ(::stat((root + "/d/a").c_str(), &a), 0);
@@ -176,8 +186,9 @@ TEST(Unpack, ModesOwnersXattrsAndTimes) {
   TempDir t;
   std::string root = t.Sub("root");
   bool as_root = ::geteuid() == 0;
-  std::string cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-                  20);  // cap_net_bind_service, effective
+  std::string cap(
+      "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+      20);  // cap_net_bind_service, effective
   std::map<std::string, std::string> xattrs{{"user.note", "hello"}};
   if (as_root) xattrs["security.capability"] = cap;
   xattrs["trusted.overlay.redirect"] = "/elsewhere";  // never taken from a layer
@@ -201,7 +212,9 @@ TEST(Unpack, ModesOwnersXattrsAndTimes) {
   char v[64];
   std::string suid = root + "/suid";
   ssize_t n = ::lgetxattr(suid.c_str(), "user.note", v, sizeof v);
-  if (n >= 0) EXPECT_EQ(std::string(v, static_cast<size_t>(n)), "hello");
+  if (n >= 0) {  // absent only where the file system has no user.* xattrs
+    EXPECT_EQ(std::string(v, static_cast<size_t>(n)), "hello");
+  }
   EXPECT_LT(::lgetxattr(suid.c_str(), "trusted.overlay.redirect", v, sizeof v), 0);
   if (as_root) {
     n = ::lgetxattr(suid.c_str(), "security.capability", v, sizeof v);
@@ -219,7 +232,7 @@ TEST(Unpack, OverlayWhiteoutsBecomeDevicesAndOpaqueXattrs) {
                         .File("a/keep", "1")
                         .File(".wh.gone", "")
                         .File("a/.wh.x", "")
-                        .File("b/.wh..wh..opq", "")  // b has no entry of its own
+                        .File("b/.wh..wh..opq", "")   // b has no entry of its own
                         .File("a/.wh..wh..plnk", "")  // aufs bookkeeping: ignored
                         .Finish();
   auto st = Unpack(tar, root);
@@ -293,7 +306,9 @@ TEST(Unpack, MatchesGnuTar) {
       "find . -exec touch -h -d @1600000000 {{}} +",
       src);
   ASSERT_EQ(Sh(script).first, 0);
-  if (::geteuid() == 0) ASSERT_EQ(Sh("chown -h 123:456 " + src + "/usr/tool").first, 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(Sh("chown -h 123:456 " + src + "/usr/tool").first, 0);
+  }
   std::string tgz = t / "x.tgz";
   ASSERT_EQ(Sh(fmt::format("tar -czf {} -C {} .", tgz, src)).first, 0);
   std::string theirs = t.Sub("theirs"), ours = t.Sub("ours");
@@ -328,8 +343,8 @@ TEST(Unpack, DISABLED_Benchmark) {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(st.ok()) << st.error().message();
   std::printf("unpacked %lu entries, %lu tar bytes in %.3f s (%s)\n",
-              static_cast<unsigned long>(st->entries), static_cast<unsigned long>(st->tar_bytes),
-              s, st->diff_id.str().c_str());
+              static_cast<unsigned long>(st->entries), static_cast<unsigned long>(st->tar_bytes), s,
+              st->diff_id.str().c_str());
   EXPECT_TRUE(fs::RemoveAll(dir).ok());
 }
 
