@@ -66,9 +66,14 @@ bool IsLoopbackHost(std::string_view host) {
 
 Client::Client(ClientOptions opts) : opts_(std::move(opts)) {
   bool tls = true;
+  bool probe = false;
   switch (opts_.tls) {
     case TlsMode::kAuto:
-      tls = !(opts_.insecure || IsLoopbackHost(opts_.host));
+      // A registry on loopback, or one marked insecure, may speak either:
+      // https is tried first and plain http used only when the server does not
+      // do TLS at all. On loopback a certificate that fails verification is
+      // still an error, never a downgrade; an insecure registry's is not checked.
+      probe = opts_.insecure || IsLoopbackHost(opts_.host);
       break;
     case TlsMode::kRequire:
       tls = true;
@@ -79,13 +84,21 @@ Client::Client(ClientOptions opts) : opts_(std::move(opts)) {
   }
   base_ = (tls ? "https://" : "http://") + ApiHost(opts_.host);
   http::TransportOptions t;
-  t.tls_verify = opts_.tls_verify;
+  t.tls_verify = opts_.tls_verify && !(opts_.insecure && opts_.tls == TlsMode::kAuto);
   t.ca_file = opts_.ca_file;
   t.user_agent = opts_.user_agent.empty() ? "husk/0.1" : opts_.user_agent;
   t.connect_timeout_s = opts_.connect_timeout_s;
   t.stall_timeout_s = opts_.stall_timeout_s;
   transport_ = std::make_unique<http::Transport>(std::move(t));
   auth_ = std::make_unique<Authenticator>(transport_.get(), opts_.host, opts_.creds);
+  if (probe) {
+    http::Request req;
+    req.url = base_ + "/v2/";
+    auto out = transport_->Perform(req);
+    if (!out.error.ok() && out.tls_handshake_failed) {
+      base_ = "http://" + ApiHost(opts_.host);
+    }
+  }
 }
 
 Client::~Client() = default;

@@ -39,7 +39,8 @@ inline constexpr char kDockerManifestList[] =
 }  // namespace media
 
 enum class TlsMode {
-  kAuto,     // http for loopback hosts and insecure registries, https otherwise
+  kAuto,     // https; loopback hosts and insecure registries fall back to http when the
+             // server does not speak TLS (insecure ones also skip certificate checks)
   kRequire,  // https always
   kOff,      // http always
 };

@@ -29,6 +29,8 @@ ClientOptions Opts(const FakeServer& s) {
   ClientOptions o;
   o.host = s.addr();
   o.retry_delay = std::chrono::milliseconds(1);
+  // The scripted server speaks plain HTTP and would take a TLS probe for a request.
+  o.tls = TlsMode::kOff;
   return o;
 }
 

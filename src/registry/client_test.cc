@@ -289,6 +289,24 @@ TEST_F(AuthRegistryTest, WrongOrNoPasswordIs401) {
   EXPECT_NE(st.error().message().find("(401)"), std::string::npos) << st.error().message();
 }
 
+// On loopback, kAuto tries https first: a TLS registry is used over TLS, and a
+// certificate that fails verification is an error, never a fall back to http.
+TEST_F(AuthRegistryTest, LoopbackAutoPrefersTlsAndNeverDowngrades) {
+  ClientOptions o = Options(Credentials{testing::kRegistryUser, testing::kRegistryPass, ""});
+  o.tls = TlsMode::kAuto;
+  Client trusted(o);
+  EXPECT_EQ(trusted.base_url(), "https://" + registry_->addr);
+  auto st = trusted.Ping();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  o.ca_file.clear();
+  o.max_retries = 0;
+  Client untrusted(o);
+  EXPECT_EQ(untrusted.base_url(), "https://" + registry_->addr);
+  st = untrusted.Ping();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("certificate"), std::string::npos) << st.error().message();
+}
+
 TEST_F(AuthRegistryTest, CertificateMustBeTrusted) {
   ClientOptions o = Options(Credentials{testing::kRegistryUser, testing::kRegistryPass, ""});
   o.ca_file.clear();

@@ -242,6 +242,7 @@ Outcome Transport::Perform(const Request& req) {
   if (code == CURLE_PARTIAL_FILE && out.resp.status >= 300) return out;
 
   out.retryable = Retryable(code);
+  out.tls_handshake_failed = code == CURLE_SSL_CONNECT_ERROR;
   std::string detail = errbuf[0] ? std::string(errbuf) : curl_easy_strerror(code);
   if (code == CURLE_COULDNT_CONNECT && os_errno != 0) {
     out.error = CodeErr(static_cast<int>(os_errno), "connect {}", UrlAuthority(req.url));

@@ -68,6 +68,9 @@ struct Outcome {
   Response resp;           // partial when error is set
   Status error;            // a transport failure, or the sink's or body reader's error
   bool retryable = false;  // error is a transport failure that may pass on a retry
+  // The TLS handshake itself failed (not certificate verification): what
+  // asking a plain-http server for https looks like.
+  bool tls_handshake_failed = false;
 };
 
 class Transport {

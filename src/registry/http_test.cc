@@ -47,15 +47,20 @@ TEST(ClientTest, SchemeFollowsTlsMode) {
   ClientOptions o;
   o.host = "quay.io";
   EXPECT_EQ(Client(o).base_url(), "https://quay.io");
+  // Insecure and loopback registries are probed: https stays unless the server
+  // answers the TLS handshake as plain HTTP (here nothing answers at all).
   o.insecure = true;
-  EXPECT_EQ(Client(o).base_url(), "http://quay.io");
+  o.connect_timeout_s = 2;
+  EXPECT_EQ(Client(o).base_url(), "https://quay.io");
   o.tls = TlsMode::kRequire;
   EXPECT_EQ(Client(o).base_url(), "https://quay.io");
   o = {};
-  o.host = "localhost:5000";
-  EXPECT_EQ(Client(o).base_url(), "http://localhost:5000");
+  o.host = "localhost:1";
+  EXPECT_EQ(Client(o).base_url(), "https://localhost:1");
+  o.tls = TlsMode::kOff;
+  EXPECT_EQ(Client(o).base_url(), "http://localhost:1");
   o.tls = TlsMode::kRequire;
-  EXPECT_EQ(Client(o).base_url(), "https://localhost:5000");
+  EXPECT_EQ(Client(o).base_url(), "https://localhost:1");
   o = {};
   o.host = "docker.io";
   Client hub(o);
