@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   husk::cli::AddImageCommands(app, g);
   husk::cli::AddTransferCommands(app, g);
   husk::cli::AddBundleCommands(app, g);
+  husk::cli::AddArchiveCommands(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
