@@ -20,7 +20,7 @@ PACKAGES=(
   busybox-static runc crun podman containerd uidmap
   jq bats python3 tar coreutils util-linux bsdutils iproute2 procps
   # image tests: a real registry (plain, and htpasswd + TLS), peers to cross-check with
-  docker-registry apache2-utils openssl skopeo umoci gzip zstd
+  docker-registry apache2-utils openssl skopeo umoci gzip zstd attr curl
   # benchmarks
   hyperfine time
 )

@@ -10,11 +10,13 @@ namespace husk::engine {
 namespace {
 
 // Downloads one blob into the store (resuming a partial one), verifying it.
-// Returns the bytes fetched; 0 when the store already had it.
-Result<uint64_t> FetchBlob(store::Store& st, registry::Client& c, const std::string& repo,
-                           const image::Descriptor& d, Progress& progress, int pid) {
+// Returns the bytes fetched, or nullopt when the store already had the blob
+// (perhaps because another pull fetched it while this one waited).
+Result<std::optional<uint64_t>> FetchBlob(store::Store& st, registry::Client& c,
+                                          const std::string& repo, const image::Descriptor& d,
+                                          Progress& progress, int pid) {
   auto w = TRY(st.Ingest(d.digest, d.size));
-  if (!w) return uint64_t{0};
+  if (!w) return std::optional<uint64_t>();
   uint64_t start = w->offset();
   if (start > 0) progress.Advance(pid, start);
   uint64_t got = 0;
@@ -26,7 +28,7 @@ Result<uint64_t> FetchBlob(store::Store& st, registry::Client& c, const std::str
   });
   if (!s) return std::move(s).error();
   TRY(w->Commit());
-  return got;
+  return std::optional<uint64_t>(got);
 }
 
 struct LayerJob {
@@ -75,9 +77,10 @@ Result<PullResult> Pull(store::Store& st, const std::string& name, const PullOpt
 
     int cfg_pid =
         progress.Add("config " + manifest.config.digest.short_hex(), manifest.config.size);
-    res.downloaded += TRY_CTX(FetchBlob(st, client, repo, manifest.config, progress, cfg_pid),
-                              "{}: config", res.name);
-    progress.Done(cfg_pid, "done");
+    auto cfg_got = TRY_CTX(FetchBlob(st, client, repo, manifest.config, progress, cfg_pid),
+                           "{}: config", res.name);
+    res.downloaded += cfg_got.value_or(0);
+    progress.Done(cfg_pid, cfg_got ? "done" : "already exists");
     auto config_bytes = TRY(st.ReadBlob(manifest.config.digest));
     auto config = TRY_CTX(image::ParseImageConfig(config_bytes), "{}", res.name);
     if (config.diff_ids.size() != manifest.layers.size())
@@ -106,13 +109,14 @@ Result<PullResult> Pull(store::Store& st, const std::string& name, const PullOpt
         size_t i = next++;
         if (i >= jobs.size()) return;
         auto& j = jobs[i];
-        bool had = st.HasBlob(j.desc.digest) && st.FindLayer(j.chain_id).has_value();
+        bool fetched = false;
         auto got = FetchBlob(st, client, repo, j.desc, progress, j.pid);
         Status s = Ok();
         if (!got) {
           s = std::move(got).error();
         } else {
-          downloaded += *got;
+          fetched = got->has_value();
+          downloaded += got->value_or(0);
           auto li = st.EnsureLayer(j.chain_id, j.desc.digest, j.diff_id);
           if (!li) s = std::move(li).error();
         }
@@ -121,7 +125,7 @@ Result<PullResult> Pull(store::Store& st, const std::string& name, const PullOpt
           if (!first_err) first_err = std::move(s).error().wrap(res.name);
           return;
         }
-        progress.Done(j.pid, had ? "already exists" : "done");
+        progress.Done(j.pid, fetched ? "done" : "already exists");
       }
     };
     int n = std::max(1, std::min<int>(o.jobs, static_cast<int>(jobs.size())));

@@ -13,9 +13,12 @@ void AddBundleCommands(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand("bundle", "make an OCI runtime bundle (rootfs + config.json)");
   cmd->add_option("image", o->image, "image name or ID")->required();
   cmd->add_option("dir", o->dir, "bundle directory")->required();
-  cmd->add_option("args", o->bundle.args, "command to run instead of the image's Cmd");
+  // Everything after DIR is the command, options included (`sh -c '...'`).
+  cmd->prefix_command();
+  cmd->footer("A command after DIR replaces the image's Cmd, as with `podman run IMAGE CMD...`.");
   cmd->add_flag("--copy", o->bundle.copy, "flatten the layers into rootfs instead of an overlay");
-  cmd->callback([&g, o] {
+  cmd->callback([&g, o, cmd] {
+    o->bundle.args = cmd->remaining();
     g.action = [&g, o]() -> Status {
       auto st = TRY(g.OpenStore());
       auto r = TRY(engine::MakeBundle(st, o->image, o->dir, o->bundle));
