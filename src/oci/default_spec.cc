@@ -14,7 +14,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Json MountJson(const char* dest, const char* type, const char* source,
-           std::vector<std::string> options) {
+               std::vector<std::string> options) {
   Json m = {{"destination", dest}, {"type", type}, {"source", source}};
   if (!options.empty()) m["options"] = std::move(options);
   return m;
@@ -60,13 +60,14 @@ std::string DefaultSpecJson(const DefaultSpecOptions& o) {
   std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
   if (!o.rootless) pts.push_back("gid=5");
   mounts.push_back(MountJson("/dev/pts", "devpts", "devpts", pts));
-  mounts.push_back(
-      MountJson("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
+  mounts.push_back(MountJson("/dev/shm", "tmpfs", "shm",
+                             {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(MountJson("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   if (o.rootless) {
     // sysfs belongs to the host's network namespace, which a rootless container
     // keeps; only a bind of the host's /sys is allowed.
-    mounts.push_back(MountJson("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
+    mounts.push_back(
+        MountJson("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
   } else {
     mounts.push_back(MountJson("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
   }
@@ -74,7 +75,7 @@ std::string DefaultSpecJson(const DefaultSpecOptions& o) {
   // all; runc keeps the entry and fails at start, we leave it out.
   if (!o.rootless || o.cgroup_ns) {
     mounts.push_back(MountJson("/sys/fs/cgroup", "cgroup", "cgroup",
-                           {"nosuid", "noexec", "nodev", "relatime", "ro"}));
+                               {"nosuid", "noexec", "nodev", "relatime", "ro"}));
   }
 
   Json namespaces = Json::array();
