@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libseccomp-dev libcap-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev libisal-dev libzstd-dev liblzma-dev zlib1g-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev libyaml-cpp-dev
   # unit tests
   libgtest-dev libgmock-dev
   # end-to-end tests: runtimes to compare with, engines that drive huskrun, tools
@@ -21,6 +21,8 @@ PACKAGES=(
   jq bats python3 tar coreutils util-linux bsdutils iproute2 procps
   # image tests: a real registry (plain, and htpasswd + TLS), peers to cross-check with
   docker-registry apache2-utils openssl skopeo umoci gzip zstd attr curl
+  # husk build: apt repository signatures, fixture .debs, the Debian keyring
+  gnupg gpgv dpkg-dev xz-utils debian-archive-keyring
   # benchmarks
   hyperfine time
 )

@@ -45,10 +45,19 @@ pid_t SpawnOnPty(const char* script, UniqueFd* child_end) {
   _exit(127);
 }
 
+// Waits at most 20 s: a shell still blocked in `read` (its input lost to a
+// proxy that gave up) is killed, so the test fails instead of hanging.
 int Wait(pid_t pid) {
   int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  for (int i = 0; i < 2000; i++) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0) return -1;
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
 }
 
 // A stop_fd that fires after `seconds`, so a broken proxy fails the test

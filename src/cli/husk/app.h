@@ -32,5 +32,6 @@ void AddImageCommands(CLI::App& app, Globals& g);     // images, rmi, tag, inspe
 void AddTransferCommands(CLI::App& app, Globals& g);  // pull, push, login, logout
 void AddBundleCommands(CLI::App& app, Globals& g);    // bundle, unbundle
 void AddArchiveCommands(CLI::App& app, Globals& g);   // save, load, image export/import
+void AddBuildCommands(CLI::App& app, Globals& g);     // build, sbom
 
 }  // namespace husk::cli

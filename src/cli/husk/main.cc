@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   husk::cli::AddTransferCommands(app, g);
   husk::cli::AddBundleCommands(app, g);
   husk::cli::AddArchiveCommands(app, g);
+  husk::cli::AddBuildCommands(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
