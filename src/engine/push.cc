@@ -83,6 +83,8 @@ Result<PushResult> Push(store::Store& st, const std::string& local, const std::s
   PushResult res;
   res.name = ref.String();
   res.manifest = img.manifest_digest;
+  res.media_type = mtype;
+  res.size = static_cast<int64_t>(mbytes.size());
   res.uploaded = uploaded.load();
   return res;
 }

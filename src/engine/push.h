@@ -21,6 +21,8 @@ struct PushOptions {
 struct PushResult {
   std::string name;
   Digest manifest;
+  std::string media_type;  // of the manifest
+  int64_t size = 0;        // of the manifest
   uint64_t uploaded = 0;
 };
 

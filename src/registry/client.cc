@@ -292,8 +292,8 @@ Result<std::optional<BlobInfo>> Client::HeadManifest(const std::string& repo,
   return std::optional<BlobInfo>(std::move(info));
 }
 
-Status Client::PutManifest(const std::string& repo, const std::string& ref,
-                           const std::string& media_type, const std::string& bytes) {
+Result<ManifestPut> Client::PutManifest(const std::string& repo, const std::string& ref,
+                                        const std::string& media_type, const std::string& bytes) {
   Call call;
   call.method = "PUT";
   call.url = Url(repo, "manifests", ref);
@@ -309,7 +309,25 @@ Status Client::PutManifest(const std::string& repo, const std::string& ref,
   };
   auto resp = TRY(Do(call));
   if (resp.status != 201 && resp.status != 200) return ResponseError(call.what, "PUT", resp);
-  return Ok();
+  ManifestPut put;
+  put.oci_subject = resp.Header("oci-subject").value_or("");
+  return put;
+}
+
+Result<std::optional<std::string>> Client::GetReferrers(const std::string& repo,
+                                                        const Digest& subject,
+                                                        const std::string& artifact_type) {
+  Call call;
+  call.url = Url(repo, "referrers", subject.str());
+  if (!artifact_type.empty()) call.url += "?artifactType=" + http::Escape(artifact_type);
+  call.what = Name(repo, subject.str()) + " referrers";
+  call.headers.push_back(std::string("Accept: ") + media::kOciIndex);
+  call.scopes = {RepositoryScope(repo, false)};
+  call.max_body = kMaxManifest;
+  auto resp = TRY(Do(call));
+  if (resp.status == 404) return std::optional<std::string>();
+  if (resp.status != 200) return ResponseError(call.what, call.method, resp);
+  return std::optional<std::string>(std::move(resp.body));
 }
 
 Result<std::vector<std::string>> Client::ListTags(const std::string& repo) {

@@ -67,6 +67,12 @@ struct ManifestResponse {
   Digest digest;  // sha256 of bytes, checked against a digest reference and Docker-Content-Digest
 };
 
+struct ManifestPut {
+  // The OCI-Subject header: a registry with the referrers API (distribution-spec
+  // 1.1) names the subject it indexed the manifest under; empty otherwise.
+  std::string oci_subject;
+};
+
 struct BlobInfo {
   Digest digest;  // empty for a manifest HEAD by tag without Docker-Content-Digest
   uint64_t size = 0;
@@ -98,8 +104,12 @@ class Client {
   // nullopt when the registry answers 404.
   Result<std::optional<BlobInfo>> HeadManifest(const std::string& repo, const std::string& ref,
                                                const std::vector<std::string>& accept = {});
-  Status PutManifest(const std::string& repo, const std::string& ref, const std::string& media_type,
-                     const std::string& bytes);
+  Result<ManifestPut> PutManifest(const std::string& repo, const std::string& ref,
+                                  const std::string& media_type, const std::string& bytes);
+  // GET /v2/<repo>/referrers/<subject>: the referrers index (optionally filtered
+  // by artifactType), or nullopt when the registry has no referrers API (404).
+  Result<std::optional<std::string>> GetReferrers(const std::string& repo, const Digest& subject,
+                                                  const std::string& artifact_type = {});
   Result<std::vector<std::string>> ListTags(const std::string& repo);
 
   Result<std::optional<BlobInfo>> HeadBlob(const std::string& repo, const Digest& digest);

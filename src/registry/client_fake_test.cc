@@ -289,5 +289,40 @@ TEST(FakeRegistryTest, UploadFromStreamIsNotRetried) {
   EXPECT_EQ(script.puts.load(), 1);
 }
 
+TEST(FakeRegistryTest, ReferrersApiAndOciSubject) {
+  // A distribution-spec 1.1 registry: PUT of a manifest with a subject answers
+  // OCI-Subject, and /referrers/<digest> lists (filtered by artifactType).
+  Digest subject = Sha256Of("the image manifest");
+  std::string index = R"({"schemaVersion":2,"manifests":[]})";
+  FakeServer s([&](const FakeRequest& r) -> FakeResponse {
+    if (r.method == "PUT" && r.Path() == "/v2/x/y/manifests/sha256:abc")
+      return {201, {{"OCI-Subject", subject.str()}}, ""};
+    if (r.method == "PUT") return {201, {}, ""};
+    if (r.Path() == "/v2/x/y/referrers/" + subject.str()) {
+      EXPECT_EQ(r.Header("accept"), "application/vnd.oci.image.index.v1+json");
+      EXPECT_EQ(r.target,
+                "/v2/x/y/referrers/" + subject.str() + "?artifactType=application%2Fspdx%2Bjson");
+      return Json(200, index);
+    }
+    return Json(404, R"({"errors":[{"code":"NAME_UNKNOWN"}]})");
+  });
+  Client c(Opts(s));
+  auto put = c.PutManifest("x/y", "sha256:abc", media::kOciManifest, "{}");
+  ASSERT_TRUE(put.ok()) << put.error().message();
+  EXPECT_EQ(put->oci_subject, subject.str());
+  auto plain = c.PutManifest("x/y", "v1", media::kOciManifest, "{}");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ(plain->oci_subject, "");
+
+  auto got = c.GetReferrers("x/y", subject, "application/spdx+json");
+  ASSERT_TRUE(got.ok()) << got.error().message();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, index);
+  // A registry without the API answers 404: no index, not an error.
+  auto none = c.GetReferrers("x/z", subject);
+  ASSERT_TRUE(none.ok()) << none.error().message();
+  EXPECT_FALSE(none->has_value());
+}
+
 }  // namespace
 }  // namespace husk::registry

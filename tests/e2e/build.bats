@@ -5,6 +5,7 @@
 # file, SBOMs, and the bad inputs that must leave the store as it was.
 
 load ../lib/common
+load ../lib/registry
 bats_require_minimum_version 1.5.0
 
 HUSK=${HUSK:-$HUSK_REPO/build/bin/husk}
@@ -33,6 +34,7 @@ setup() {
 }
 
 teardown() {
+  [[ -z ${REGISTRY_PID:-} ]] || registry_stop
   common_teardown # also unmounts what a test left under $T (bundles)
 }
 
@@ -219,4 +221,45 @@ run_image() {
   kill $srv
   expect_error "*Packages*mismatch*"
   expect_no_image
+}
+
+@test "build: --push sends the image with its SBOMs attached as OCI referrers" {
+  registry_start
+  yaml hello -- 'entrypoint: [/usr/bin/hello]'
+  img=$REGISTRY_ADDR/proj/hello:1
+  runf husk build -f "$T/proj/husk.yaml" -t "$img" --push
+  [[ $status == 0 ]] || fail "build --push: $stderr"
+  d=$(husk inspect "$img" | jq -r '.[0].digest')
+  [[ $d == sha256:* ]] || fail "no digest: $d"
+  run skopeo inspect --tls-verify=false "docker://$img"
+  [[ $status == 0 && $(jq -r .Digest <<<"$output") == "$d" ]] || fail "skopeo: $output"
+
+  # docker-registry 2.8 has no referrers API: the index under the tag sha256-<hex>.
+  run skopeo inspect --raw --tls-verify=false "docker://$REGISTRY_ADDR/proj/hello:sha256-${d#sha256:}"
+  [[ $status == 0 ]] || fail "referrers tag: $output"
+  idx=$output
+  [[ $(jq -r '[.manifests[].artifactType] | sort | join(",")' <<<"$idx") == application/spdx+json,application/vnd.cyclonedx+json ]] ||
+    fail "referrers index: $idx"
+  spdx=$(jq -r '.manifests[] | select(.artifactType == "application/spdx+json") | .digest' <<<"$idx")
+  run skopeo inspect --raw --tls-verify=false "docker://$REGISTRY_ADDR/proj/hello@$spdx"
+  [[ $status == 0 ]] || fail "artifact manifest: $output"
+  [[ $(jq -r .subject.digest <<<"$output") == "$d" ]] || fail "subject: $output"
+  [[ $(jq -r .config.mediaType <<<"$output") == application/vnd.oci.empty.v1+json ]]
+  blob=$(jq -r '.layers[0].digest' <<<"$output")
+  curl -fsS "http://$REGISTRY_ADDR/v2/proj/hello/blobs/$blob" >"$T/pushed.spdx.json"
+  husk sbom "$img" >"$T/local.spdx.json"
+  cmp "$T/pushed.spdx.json" "$T/local.spdx.json" || fail "the pushed SBOM is not the image's"
+
+  run husk referrers --format json "$img"
+  [[ $status == 0 && $(jq length <<<"$output") == 2 ]] || fail "husk referrers: $output"
+  run husk referrers --artifact-type application/spdx+json "$REGISTRY_ADDR/proj/hello@$d"
+  [[ $status == 0 && $(grep -c '^sha256:' <<<"$output") == 1 && $output == *"$spdx"* ]] ||
+    fail "husk referrers by digest: $output"
+
+  # The same build pushed again: the same artifacts, no duplicates in the index.
+  runf husk build -q -f "$T/proj/husk.yaml" -t "$img" --push
+  [[ $status == 0 && $output == "$d" ]] || fail "second push: $stderr"
+  run skopeo inspect --raw --tls-verify=false "docker://$REGISTRY_ADDR/proj/hello:sha256-${d#sha256:}"
+  [[ $(jq '.manifests | length' <<<"$output") == 2 ]] || fail "index after the second push: $output"
+  registry_stop
 }

@@ -91,3 +91,25 @@ size_of() {
   [[ $status == 0 ]] || fail "run: $stderr"
   [[ $output == $'shell works\n/lib/x86_64-linux-gnu/libc.so.6' ]] || fail "$output"
 }
+
+@test "examples/debug --arch arm64: arm64 packages, an aarch64 busybox, an arm64 image" {
+  runf husk build -q -f "$HUSK_REPO/examples/debug/husk.yaml" -t localhost/debug:arm64 --arch arm64
+  [[ $status == 0 ]] || fail "build: $stderr"
+  run husk inspect localhost/debug:arm64
+  [[ $(jq -r '.[0].config.architecture' <<<"$output") == arm64 ]] || fail "config: $output"
+  run husk sbom localhost/debug:arm64
+  [[ $status == 0 ]] || fail "sbom: $output"
+  # Every package is arm64 or arch-independent; libc6 and busybox are arm64.
+  archs=$(jq -r '[.packages[].externalRefs[]?.referenceLocator | capture("arch=(?<a>[a-z0-9]+)").a] | unique | join(" ")' <<<"$output")
+  [[ $archs == "all arm64" ]] || fail "package architectures: $archs"
+  jq -e '[.packages[].externalRefs[]?.referenceLocator] | any(startswith("pkg:deb/debian/busybox@") and endswith("arch=arm64&distro=debian-12"))' <<<"$output" >/dev/null ||
+    fail "no arm64 busybox in the SBOM"
+  husk bundle localhost/debug:arm64 "$T/b" >/dev/null
+  # ELF e_machine (offset 18, little-endian) 0xb7 is AArch64; the loader is the arm64 one.
+  machine=$(od -An -tx2 -j18 -N2 "$T/b/rootfs/bin/busybox" | tr -d ' ')
+  [[ -e $T/b/rootfs/lib/ld-linux-aarch64.so.1 && ! -e $T/b/rootfs/lib64/ld-linux-x86-64.so.2 ]] ||
+    fail "loader: $(ls "$T/b/rootfs/lib" "$T/b/rootfs/lib64" 2>&1)"
+  grep -qx 'Architecture: arm64' "$T/b/rootfs/var/lib/dpkg/status.d/libc6" || fail "status.d/libc6: $(cat "$T/b/rootfs/var/lib/dpkg/status.d/libc6")"
+  husk unbundle "$T/b"
+  [[ $machine == 00b7 ]] || fail "busybox e_machine is $machine, not AArch64"
+}

@@ -29,7 +29,7 @@ struct Globals {
 void AddRemoteFlags(CLI::App* cmd, engine::RemoteOptions& o);
 
 void AddImageCommands(CLI::App& app, Globals& g);     // images, rmi, tag, inspect, prune
-void AddTransferCommands(CLI::App& app, Globals& g);  // pull, push, login, logout
+void AddTransferCommands(CLI::App& app, Globals& g);  // pull, push, referrers, login, logout
 void AddBundleCommands(CLI::App& app, Globals& g);    // bundle, unbundle
 void AddArchiveCommands(CLI::App& app, Globals& g);   // save, load, image export/import
 void AddBuildCommands(CLI::App& app, Globals& g);     // build, sbom

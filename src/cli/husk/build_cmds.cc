@@ -1,8 +1,10 @@
 // build, sbom.
+#include "base/time.h"
 #include "build/builder.h"
 #include "cli/husk/app.h"
 #include "engine/archive_io.h"
 #include "engine/push.h"
+#include "engine/referrers.h"
 
 namespace husk::cli {
 namespace {
@@ -20,6 +22,35 @@ Status WriteOutput(store::Store& st, const std::string& image, const std::string
   return engine::SaveArchive(st, {image}, *fmt, dest);
 }
 
+// The image's SBOMs go to the registry as OCI referrers of the pushed manifest,
+// dated like the image, so that pushing the same build again changes nothing.
+Status AttachSboms(const store::Store& st, const build::BuildResult& built,
+                   const engine::PushResult& pushed, const engine::RemoteOptions& remote,
+                   bool quiet) {
+  std::vector<engine::Artifact> artifacts;
+  const std::pair<const char*, const char*> sboms[] = {
+      {build::kSpdxPath, "application/spdx+json"},
+      {build::kCycloneDxPath, "application/vnd.cyclonedx+json"}};
+  for (const auto& [path, type] : sboms) {
+    engine::Artifact a;
+    a.artifact_type = type;
+    a.data = TRY_CTX(build::ReadImageFile(st, built.name, path), "SBOM of {}", built.name);
+    a.annotations["org.opencontainers.image.created"] = time::Rfc3339Nano({built.epoch, 0});
+    artifacts.push_back(std::move(a));
+  }
+  image::Descriptor subject;
+  subject.media_type = pushed.media_type;
+  subject.digest = pushed.manifest;
+  subject.size = pushed.size;
+  auto attached = TRY_CTX(engine::AttachReferrers(pushed.name, subject, artifacts, remote),
+                          "attaching SBOMs to {}", pushed.name);
+  if (!quiet) {
+    for (const auto& d : attached)
+      fmt::print(stderr, "Attached {} ({})\n", d.digest.str(), d.artifact_type);
+  }
+  return Ok();
+}
+
 void AddBuild(CLI::App& app, Globals& g) {
   struct Opts {
     build::BuildOptions build;
@@ -34,7 +65,8 @@ void AddBuild(CLI::App& app, Globals& g) {
   cmd->add_option("-t,--tag", o->build.name, "image name (default localhost/<dir>:latest)");
   cmd->add_option("--output", o->output,
                   "also write oci:DIR, oci-archive:FILE or docker-archive:FILE");
-  cmd->add_flag("--push", o->push, "push the image to its registry afterwards");
+  cmd->add_flag("--push", o->push,
+                "push the image to its registry afterwards, its SBOMs attached as referrers");
   cmd->add_flag("--lock", o->build.write_lock,
                 "resolve afresh and write husk.lock beside the file");
   cmd->add_option("--arch", o->build.arch, "Debian architecture (default: the host's)");
@@ -49,7 +81,8 @@ void AddBuild(CLI::App& app, Globals& g) {
       if (!o->output.empty()) TRY(WriteOutput(st, r.name, o->output));
       if (o->push) {
         engine::Progress progress(stderr, engine::Progress::DetectMode(stderr, o->quiet));
-        TRY(engine::Push(st, r.name, "", o->push_opts, progress));
+        auto pushed = TRY(engine::Push(st, r.name, "", o->push_opts, progress));
+        TRY(AttachSboms(st, r, pushed, o->push_opts.remote, o->quiet));
       }
       if (o->quiet) {
         fmt::print("{}\n", r.image.manifest.str());

@@ -1,4 +1,4 @@
-// pull, push, login, logout.
+// pull, push, referrers, login, logout.
 #include <unistd.h>
 
 #include <iostream>
@@ -7,6 +7,7 @@
 #include "cli/husk/app.h"
 #include "engine/pull.h"
 #include "engine/push.h"
+#include "engine/referrers.h"
 #include "image/reference.h"
 #include "registry/credentials.h"
 
@@ -80,6 +81,33 @@ void AddPush(CLI::App* cmd, Globals& g) {
   });
 }
 
+void AddReferrers(CLI::App* cmd, Globals& g) {
+  struct Opts {
+    std::string ref, artifact_type, format = "table";
+    engine::RemoteOptions remote;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("image", o->ref, "name:tag or name@digest in a registry")->required();
+  cmd->add_option("--artifact-type", o->artifact_type, "only artifacts of this type");
+  cmd->add_option("--format", o->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  AddRemoteFlags(cmd, o->remote);
+  cmd->callback([&g, o] {
+    g.action = [o]() -> Status {
+      auto list = TRY(engine::ListReferrers(o->ref, o->artifact_type, o->remote));
+      if (o->format == "json") {
+        auto arr = nlohmann::ordered_json::array();
+        for (const auto& d : list) arr.push_back(image::DescriptorJson(d));
+        fmt::print("{}\n", arr.dump(2));
+        return Ok();
+      }
+      fmt::print("{:<71}  {:<32}  {}\n", "DIGEST", "ARTIFACT TYPE", "SIZE");
+      for (const auto& d : list)
+        fmt::print("{:<71}  {:<32}  {}\n", d.digest.str(), d.artifact_type, d.size);
+      return Ok();
+    };
+  });
+}
+
 void AddLogin(CLI::App* cmd, Globals& g) {
   struct Opts {
     std::string host, user, password, authfile;
@@ -134,6 +162,10 @@ void AddLogout(CLI::App* cmd, Globals& g) {
 void AddTransferCommands(CLI::App& app, Globals& g) {
   AddPull(app.add_subcommand("pull", "fetch an image from a registry"), g);
   AddPush(app.add_subcommand("push", "send an image to a registry"), g);
+  AddReferrers(
+      app.add_subcommand("referrers",
+                         "list the artifacts (SBOMs, ...) attached to an image in a registry"),
+      g);
   AddLogin(app.add_subcommand("login", "store credentials for a registry"), g);
   AddLogout(app.add_subcommand("logout", "forget a registry's credentials"), g);
 }
