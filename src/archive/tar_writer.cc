@@ -312,6 +312,8 @@ Result<LayerBlob> WriteLayerFromDir(const std::string& dir, int out_fd,
   if (!root) return ErrnoErr("open {}", dir);
   std::vector<Item> items;
   TRY(Walk(dir, root.get(), "", options.convert_whiteouts, items));
+  if (options.include)
+    std::erase_if(items, [&](const Item& it) { return !options.include(it.src); });
   // Bytewise order (std::string compares as unsigned char): parents first.
   std::sort(items.begin(), items.end(),
             [](const Item& a, const Item& b) { return a.name < b.name; });

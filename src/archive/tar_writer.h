@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,11 @@ struct LayerWriteOptions {
   // ".wh.NAME" entries and directories with trusted.overlay.opaque="y" get a
   // ".wh..wh..opq" entry, the forms a layer tarball carries.
   bool convert_whiteouts = true;
+  // When set, only the entries it accepts are written: it gets each path
+  // relative to the tree ("usr/bin/x"); directories it refuses are still
+  // walked into. Parents are not added: accept them too, or unpackers make
+  // them with modes of their own. One tree cut into several layers.
+  std::function<bool(const std::string& rel)> include;
 };
 
 struct LayerBlob {
@@ -46,7 +52,8 @@ struct LayerBlob {
 // "application/vnd.oci.image.layer.v1.tar" with "+gzip" / "+zstd".
 std::string LayerMediaType(Compression c);
 
-// Writes the tree under `dir` (not `dir` itself) as a layer to out_fd.
+// Writes the tree under `dir` (not `dir` itself), or what options.include
+// accepts of it, as a layer to out_fd.
 // Kept: regular files, directories, symlinks, hardlinks (files sharing an
 // inode: the first path in order holds the data, the others link to it),
 // devices, fifos, owners, modes, xattrs other than overlayfs's own and

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "archive/archive_file.h"
 #include "archive/test_util.h"
 #include "archive/unpack.h"
@@ -125,6 +127,30 @@ TEST(TarWriter, DiffIdIsTheDigestOfGzipDecompressedOutput) {
   EXPECT_NE(std::find(names.begin(), names.end(), "f caf\xe9"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "h bin/tool-a => bin/tool"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "h lib/tool-b => bin/tool"), names.end());
+}
+
+TEST(TarWriter, IncludeWritesOnlyTheEntriesItAccepts) {
+  TempDir t;
+  std::string src = t.Sub("src");
+  MakeSampleTree(src);
+  LayerWriteOptions o;
+  o.compression = Compression::kNone;
+  // lib/tool-b shares its inode with bin/tool, which this layer leaves out:
+  // it carries the data itself instead of linking to a name the layer lacks.
+  std::set<std::string> want = {"lib", "lib/tool-b", "lib/rel", "lib/deep", "lib/deep/er"};
+  o.include = [&](const std::string& rel) { return want.count(rel) > 0; };
+  auto blob = WriteLayer(src, t / "layer.tar", o);
+  ASSERT_TRUE(blob.ok()) << blob.error().message();
+  EXPECT_EQ(ListTar(testutil::ReadAll(t / "layer.tar")),
+            (std::vector<std::string>{"d lib/", "d lib/deep/", "d lib/deep/er/",
+                                      "l lib/rel -> ../bin/tool", "f lib/tool-b"}));
+  // Both names in: the second links to the first, as in a whole-tree layer.
+  want = {"bin", "bin/tool", "lib", "lib/tool-b"};
+  blob = WriteLayer(src, t / "layer2.tar", o);
+  ASSERT_TRUE(blob.ok()) << blob.error().message();
+  EXPECT_EQ(
+      ListTar(testutil::ReadAll(t / "layer2.tar")),
+      (std::vector<std::string>{"d bin/", "f bin/tool", "d lib/", "h lib/tool-b => bin/tool"}));
 }
 
 TEST(TarWriter, SameTreeSameBytes) {

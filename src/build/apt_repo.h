@@ -90,6 +90,9 @@ struct AptOptions {
   std::string arch = "amd64";
   // No network: the cached InRelease of each suite and the indexes it names.
   bool offline = false;
+  // The cached InRelease of each suite (as CheckReleases just left it, its
+  // signature checked again), the indexes from the cache or the network.
+  bool cached_releases = false;
   int jobs = 4;     // suites fetched at once
   int64_t now = 0;  // for Valid-Until; 0: the current time
   // Progress lines ("Get http://.../InRelease"); null: silent. Called from
@@ -111,15 +114,12 @@ struct AptIndex {
   size_t indexes_downloaded = 0;  // Packages files fetched from the network
   size_t indexes_cached = 0;      // ... or found in <cache_dir>/indexes
 
-  // The repository URL a package came from, which its Filename is relative
-  // to; "" for a package not loaded by LoadAptIndex.
+  // The repository URL a package came from (package.origin - 1 is its
+  // suite), which its Filename is relative to; "" for a package not loaded by
+  // LoadAptIndex.
   const std::string& BaseUrl(const debian::Package& p) const;
   // <base url>/<Filename>.
   std::string DebUrl(const debian::Package& p) const;
-
-  // "<Filename> <SHA256>" -> base URL: the same file in two repositories is
-  // the same bytes, so either URL serves it.
-  std::unordered_map<std::string, std::string> base_urls;
 };
 
 // Loads and verifies every suite and component of `repos` for opts.arch and
@@ -129,5 +129,11 @@ struct AptIndex {
 //   http://.../dists/bookworm/InRelease: bad signature (gpgv: ...)
 //   http://.../dists/bookworm/main/binary-amd64/Packages.xz: SHA256 mismatch (...)
 Result<AptIndex> LoadAptIndex(const std::vector<Repository>& repos, const AptOptions& opts);
+
+// Fetches and verifies the InRelease (or Release) of every suite, as
+// LoadAptIndex does first, keeping them in the cache, and returns a
+// fingerprint of them all: the same fingerprint means the same indexes, so
+// whatever was solved from them before still holds.
+Result<std::string> CheckReleases(const std::vector<Repository>& repos, const AptOptions& opts);
 
 }  // namespace husk::build

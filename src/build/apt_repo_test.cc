@@ -339,6 +339,39 @@ TEST_F(AptRepoTest, WarmCacheFetchesOnlyInRelease) {
   EXPECT_TRUE(fs::Exists(new_index));
 }
 
+TEST_F(AptRepoTest, CheckReleasesFingerprintsTheVerifiedSuites) {
+  size_t indexes = server_->Count("/binary-amd64/");
+  auto a = CheckReleases({Repo(server_->url())}, Options());
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  EXPECT_EQ(server_->Count("/binary-amd64/"), indexes);  // only the InRelease files
+  auto b = CheckReleases({Repo(server_->url())}, Options());
+  ASSERT_TRUE(b.ok()) << b.error().message();
+  EXPECT_EQ(*a, *b);
+  // Another suite set, another architecture: another fingerprint.
+  auto c = CheckReleases({Repo(server_->url(), {"stable"})}, Options());
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_NE(*a, *c);
+  AptOptions arm = Options();
+  arm.arch = "arm64";
+  auto d = CheckReleases({Repo(server_->url())}, arm);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_NE(*a, *d);
+  // The signature is checked every time.
+  Repository wrong = Repo(server_->url());
+  wrong.keyring = Keyring("wrong-keyring.gpg");
+  auto e = CheckReleases({wrong}, Options());
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.error().message(), HasSubstr("/dists/stable/InRelease: bad signature"));
+  // What CheckReleases left in the cache is what LoadAptIndex then reads.
+  AptOptions cached = Options();
+  cached.cached_releases = true;
+  size_t releases = server_->Count("/InRelease");
+  auto idx = LoadAptIndex({Repo(server_->url())}, cached);
+  ASSERT_TRUE(idx.ok()) << idx.error().message();
+  EXPECT_EQ(server_->Count("/InRelease"), releases);
+  EXPECT_EQ(idx->packages.Find("libfoo", "amd64")->version, "1.2");
+}
+
 TEST_F(AptRepoTest, ArmoredKeyrings) {
   Repository r = Repo(server_->url());
   r.keyring = Keyring("keyring.asc");

@@ -88,7 +88,8 @@ class AssembleTest : public ::testing::Test {
       }
       auto files = ExtractDebData(p.deb_path, root_, f);
       ASSERT_TRUE(files.ok()) << files.error().message();
-      p.files = std::move(*files);
+      p.files = std::move(files->files);
+      p.landed = std::move(files->landed);
       pkgs_.push_back(std::move(p));
     }
     spec_.repositories.push_back({"http://deb.debian.org/debian", {"bookworm"}, {"main"}, ""});

@@ -6,13 +6,16 @@
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
+#include <optional>
 
 #include "base/fs.h"
 #include "build/apt_repo.h"
 #include "build/assemble.h"
 #include "build/deb.h"
 #include "build/deb_cache.h"
+#include "build/layering.h"
 #include "build/lock.h"
+#include "build/plan_cache.h"
 #include "build/sbom.h"
 #include "build/spec.h"
 #include "debian/deb822.h"
@@ -79,6 +82,17 @@ struct Plan {
   LockFile lock;
 };
 
+Plan PlanFromLock(const LockFile& lock) {
+  Plan plan;
+  plan.lock = lock;
+  for (auto& p : lock.packages) {
+    plan.sources.push_back(
+        {p.url, p.sha256, p.size, p.name + " " + p.version + " " + p.architecture});
+    plan.names.push_back(p.name);
+  }
+  return plan;
+}
+
 Result<Plan> PlanFromIndex(const BuildSpec& spec, const std::string& arch, const std::string& cache,
                            const BuildOptions& o, std::unique_ptr<AptIndex>& index_out) {
   std::vector<Repository> repos = spec.repositories;
@@ -89,6 +103,15 @@ Result<Plan> PlanFromIndex(const BuildSpec& spec, const std::string& arch, const
   ao.cache_dir = cache;
   ao.arch = arch;
   ao.log = o.log;
+  // The suites are checked every time; when none changed since a build that
+  // asked for the same packages, that build's answer still holds and the
+  // indexes need not be read at all.
+  const std::string key = PlanKey(TRY(CheckReleases(repos, ao)), spec, arch);
+  if (auto cached = LoadCachedPlan(cache, key)) {
+    Log(o, "Suites unchanged: using the packages solved before");
+    return PlanFromLock(*cached);
+  }
+  ao.cached_releases = true;  // CheckReleases just fetched and verified them
   index_out = std::make_unique<AptIndex>(TRY(LoadAptIndex(repos, ao)));
   std::vector<std::string> req;
   std::vector<const PackageRequest*> alone;  // `dependencies: false`
@@ -133,17 +156,7 @@ Result<Plan> PlanFromIndex(const BuildSpec& spec, const std::string& arch, const
     plan.lock.packages.push_back({pkgs[i]->name, pkgs[i]->version, pkgs[i]->architecture,
                                   pkgs[i]->sha256, pkgs[i]->size, plan.sources[i].url});
   }
-  return plan;
-}
-
-Plan PlanFromLock(const LockFile& lock) {
-  Plan plan;
-  plan.lock = lock;
-  for (auto& p : lock.packages) {
-    plan.sources.push_back(
-        {p.url, p.sha256, p.size, p.name + " " + p.version + " " + p.architecture});
-    plan.names.push_back(p.name);
-  }
+  TRY(StoreCachedPlan(cache, key, plan.lock));
   return plan;
 }
 
@@ -216,14 +229,20 @@ Result<BuildResult> Build(store::Store& st, const BuildOptions& o) {
       filter.drop = sl->drop;
       ip.sliced = true;
     }
-    ip.files = TRY_CTX(ExtractDebData(debs[i], root, filter), "{}", plan.sources[i].id);
+    auto data = TRY_CTX(ExtractDebData(debs[i], root, filter), "{}", plan.sources[i].id);
+    ip.files = std::move(data.files);
+    ip.landed = std::move(data.landed);
     installed.push_back(std::move(ip));
   }
   for (size_t i = 0; i < installed.size(); i++) installed[i].pkg = &parsed[i];
 
   res.epoch = NewestMtime(root);
-  if (const char* sde = getenv("SOURCE_DATE_EPOCH"); sde && *sde)
-    res.epoch = std::strtoll(sde, nullptr, 10);
+  const char* sde = getenv("SOURCE_DATE_EPOCH");
+  if (sde && *sde) res.epoch = std::strtoll(sde, nullptr, 10);
+  // Which package put what where, taken before assembly changes the tree.
+  std::optional<PackageEntries> recorded;
+  if (spec.layering.strategy == Layering::Strategy::kByPackage)
+    recorded = TRY(RecordPackageEntries(root, installed));
   TRY(AssembleTree(root, spec, installed));
 
   // The copyright files (which AssembleTree keeps) name the licences.
@@ -246,8 +265,16 @@ Result<BuildResult> Build(store::Store& st, const BuildOptions& o) {
   wo.user = TRY(ResolveRunAs(spec));
   wo.epoch = res.epoch;
   wo.zstd = o.zstd;
-  Log(o, "Writing image " + res.name);
-  res.image = TRY(WriteImage(st, root, spec, wo));
+  std::vector<TreeLayer> layers{TreeLayer{}};
+  if (recorded) {
+    layers = TRY(PlanLayers(root, *recorded, spec.layering.max_layers));
+    // An explicit SOURCE_DATE_EPOCH is every layer's time, as it is single's.
+    if (sde && *sde)
+      for (auto& l : layers) l.mtime.reset();
+  }
+  Log(o, layers.size() == 1 ? "Writing image " + res.name
+                            : fmt::format("Writing image {} ({} layers)", res.name, layers.size()));
+  res.image = TRY(WriteImage(st, root, spec, wo, layers));
   res.packages = installed.size();
   if (o.write_lock) {
     TRY(WriteLockFile(lock_path, plan.lock));

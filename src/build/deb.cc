@@ -345,7 +345,17 @@ Status CopyNode(int spfd, const std::string& base, int rpfd, mode_t type) {
   return Ok();
 }
 
-// Moves the kept staged entries into the root, merging directories.
+// What an fd's /proc link names: the directory's path on this machine.
+Result<std::string> FdTarget(int fd) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(FdPath(fd).c_str(), buf, sizeof buf);
+  if (n < 0) return ErrnoErr("readlink {}", FdPath(fd));
+  if (static_cast<size_t>(n) == sizeof buf) return Err("{}: path too long", FdPath(fd));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Moves the kept staged entries into the root, merging directories, and
+// records where each one landed.
 class Merger {
  public:
   Merger(int stage_fd, int root_fd) : stage_fd_(stage_fd), root_fd_(root_fd) {}
@@ -354,16 +364,25 @@ class Merger {
   Status NonDirectory(const std::string& rel, mode_t type);
   // Modes of the directories made, now that their children are in.
   Status Finish();
+  std::vector<std::string>& landed() { return landed_; }
 
  private:
   Result<int> RootDir(std::string_view rel);
   Result<int> StageDir(std::string_view rel);
+  // Records base, in the cached root directory, as a path relative to the root.
+  void Landed(std::string_view base) {
+    landed_.push_back(root_dir_landed_.empty() ? std::string(base)
+                                               : root_dir_landed_ + "/" + std::string(base));
+  }
 
   int stage_fd_;
   int root_fd_;
+  std::string root_path_;  // the root's own path, as /proc shows it
   std::string root_dir_path_, stage_dir_path_;
+  std::string root_dir_landed_;  // root_dir_path_ with its symlinks resolved
   UniqueFd root_dir_, stage_dir_;
   std::vector<std::pair<std::string, mode_t>> made_;
+  std::vector<std::string> landed_;
 };
 
 Result<int> Merger::RootDir(std::string_view rel) {
@@ -374,6 +393,15 @@ Result<int> Merger::RootDir(std::string_view rel) {
   if (fd < 0) return CodeErr(-fd, "open directory /{}", rel);
   root_dir_.reset(fd);
   root_dir_path_.assign(rel);
+  // Where it really is: the kernel resolved it inside the root, so its path
+  // is the root's followed by the resolved one.
+  if (root_path_.empty()) root_path_ = TRY(FdTarget(root_fd_));
+  std::string at = TRY(FdTarget(fd));
+  if (at != root_path_ && !strings::StartsWith(at, root_path_ + "/")) {
+    root_dir_.reset();
+    return Err("directory /{} resolves to {}, outside {}", rel, at, root_path_);
+  }
+  root_dir_landed_ = at.size() > root_path_.size() ? at.substr(root_path_.size() + 1) : "";
   return fd;
 }
 
@@ -393,7 +421,10 @@ Status Merger::Directory(const std::string& rel) {
   int rpfd = TRY(RootDir(parent));
   struct stat st;
   if (::fstatat(rpfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (S_ISDIR(st.st_mode)) return Ok();
+    if (S_ISDIR(st.st_mode)) {
+      Landed(base);
+      return Ok();
+    }
     // A symlink to a directory (usrmerge's /bin) is merged through, as dpkg does.
     int fd = OpenInRoot(root_fd_, rel.c_str(), O_PATH | O_DIRECTORY);
     if (fd >= 0) {
@@ -412,14 +443,17 @@ Status Merger::Directory(const std::string& rel) {
   if (::mkdirat(rpfd, base.c_str(), 0700) != 0) {
     // Made meanwhile by a package extracted in parallel: merged into like any other.
     if (errno == EEXIST && ::fstatat(rpfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode))
+        S_ISDIR(st.st_mode)) {
+      Landed(base);
       return Ok();
+    }
     return ErrnoErr("create directory");
   }
   if (::geteuid() == 0 &&
       ::fchownat(rpfd, base.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoErr("chown");
   made_.emplace_back(rel, st.st_mode & 07777);
+  Landed(base);
   return Ok();
 }
 
@@ -428,6 +462,7 @@ Status Merger::NonDirectory(const std::string& rel, mode_t type) {
   std::string base(base_view);
   int rpfd = TRY(RootDir(parent));
   int spfd = TRY(StageDir(parent));
+  Landed(base);
   // rename(2) replaces a file or symlink in one step and keeps hardlinked
   // names sharing their inode.
   if (::renameat(spfd, base.c_str(), rpfd, base.c_str()) == 0) return Ok();
@@ -454,8 +489,8 @@ Status Merger::Finish() {
   return Ok();
 }
 
-Result<std::vector<std::string>> Merge(const std::string& stage, const std::string& root,
-                                       const ExtractFilter& filter) {
+Result<ExtractedData> Merge(const std::string& stage, const std::string& root,
+                            const ExtractFilter& filter) {
   UniqueFd stage_fd(::open(stage.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!stage_fd) return ErrnoErr("open {}", stage);
   UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -482,7 +517,7 @@ Result<std::vector<std::string>> Merge(const std::string& stage, const std::stri
   }
 
   Merger m(stage_fd.get(), root_fd.get());
-  std::vector<std::string> files;
+  ExtractedData out;
   for (size_t i = 0; i < entries.size(); i++) {
     if (!kept[i]) continue;
     const auto& e = entries[i];
@@ -490,11 +525,12 @@ Result<std::vector<std::string>> Merge(const std::string& stage, const std::stri
       TRY_CTX(m.Directory(e.rel), "/{}", e.rel);
     } else {
       TRY_CTX(m.NonDirectory(e.rel, e.type), "/{}", e.rel);
-      files.push_back("/" + e.rel);
+      out.files.push_back("/" + e.rel);
     }
   }
   TRY(m.Finish());
-  return files;
+  out.landed = std::move(m.landed());
+  return out;
 }
 
 }  // namespace
@@ -517,9 +553,8 @@ Result<DebContents> ReadDeb(const std::string& deb_path) {
   return out;
 }
 
-Result<std::vector<std::string>> ExtractDebData(const std::string& deb_path,
-                                                const std::string& target_dir,
-                                                const ExtractFilter& filter) {
+Result<ExtractedData> ExtractDebData(const std::string& deb_path, const std::string& target_dir,
+                                     const ExtractFilter& filter) {
   std::string shown = Base(deb_path);
   if (!fs::IsDir(target_dir)) return CodeErr(ENOTDIR, "extract {}: {}", shown, target_dir);
   auto deb = TRY_CTX(DebFile::Open(deb_path), "extract {}", shown);

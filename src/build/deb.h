@@ -76,20 +76,30 @@ bool GlobMatch(std::string_view pattern, std::string_view path);
 // xattrs), then the kept entries are renamed into place, each parent resolved
 // inside target_dir with openat2(RESOLVE_IN_ROOT). A later package's file
 // replaces an earlier one's; a file where a non-empty directory is, is an
-// error. Returns the package's kept non-directory paths ("/bin/x", as the
-// package names them), sorted. On error, target_dir holds what was merged so
-// far; the staging directory is always removed.
-Result<std::vector<std::string>> ExtractDebData(const std::string& deb_path,
-                                                const std::string& target_dir,
-                                                const ExtractFilter& filter = {});
+// error. On error, target_dir holds what was merged so far; the staging
+// directory is always removed.
+struct ExtractedData {
+  // The kept non-directory paths as the package names them ("/bin/x"), sorted:
+  // what its md5sums and SBOM entries are matched against.
+  std::vector<std::string> files;
+  // Every kept entry, directories included, where it landed: relative to
+  // target_dir with symlinked parents resolved ("usr/bin/x" for "/bin/x"
+  // through usrmerge's /bin link), in path order. A directory
+  // merged through a symlink (the package's /bin) is not listed. What
+  // by-package layering (layering.h) cuts the tree along.
+  std::vector<std::string> landed;
+};
+Result<ExtractedData> ExtractDebData(const std::string& deb_path, const std::string& target_dir,
+                                     const ExtractFilter& filter = {});
 
 // A package as it went into the tree, for AssembleTree and the SBOMs.
 struct InstalledPackage {
   const debian::Package* pkg = nullptr;  // the index entry it was resolved to
   std::string deb_path;
   DebContents contents;
-  std::vector<std::string> files;  // ExtractDebData's result
-  bool sliced = false;             // installed through a keep/drop filter
+  std::vector<std::string> files;   // ExtractedData::files
+  std::vector<std::string> landed;  // ExtractedData::landed
+  bool sliced = false;              // installed through a keep/drop filter
 };
 
 }  // namespace husk::build

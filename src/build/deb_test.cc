@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <set>
+
 #include "build/assemble.h"
 #include "build/deb_test_util.h"
 
@@ -109,11 +111,20 @@ TEST(ExtractDebData, WholePackageThroughUsrmerge) {
   ASSERT_TRUE(PrepareRoot(root, "amd64").ok());
   auto files = ExtractDebData(deb, root);
   ASSERT_TRUE(files.ok()) << files.error().message();
-  EXPECT_EQ(*files,
+  EXPECT_EQ(files->files,
             (std::vector<std::string>{
                 "/bin/tool", "/etc/tool.conf", "/usr/bin/tool-alias", "/usr/lib/tool/plugin.so",
                 "/usr/lib/tool/static.a", "/usr/lib/tool/sub/deep.so", "/usr/share/doc/tool/README",
                 "/usr/share/doc/tool/copyright", "/usr/share/man/man1/tool.1.gz"}));
+  // Where each entry landed: /bin/tool in usr/bin; the /bin link, merged
+  // through, is not the package's; directories are.
+  std::set<std::string> landed(files->landed.begin(), files->landed.end());
+  EXPECT_EQ(landed.size(), files->landed.size());
+  for (const char* p : {"usr/bin/tool", "usr/bin/tool-alias", "etc", "etc/tool.conf",
+                        "usr/lib/tool", "usr/lib/tool/sub/deep.so", "var", "var/lib/tool"})
+    EXPECT_TRUE(landed.count(p)) << p;
+  EXPECT_FALSE(landed.count("bin"));
+  EXPECT_FALSE(landed.count("bin/tool"));
   // /bin is still the usrmerge link, and the package's /bin/tool is in /usr/bin.
   EXPECT_EQ(Link(root + "/bin"), "usr/bin");
   EXPECT_EQ(Mode(root + "/usr/bin/tool"), S_IFREG | 0755);
@@ -146,8 +157,14 @@ TEST(ExtractDebData, SliceKeepAndDropGlobs) {
   f.drop = {"/usr/lib/tool/*.a", "/usr/lib/tool/sub"};
   auto files = ExtractDebData(deb, root, f);
   ASSERT_TRUE(files.ok()) << files.error().message();
-  EXPECT_EQ(*files, (std::vector<std::string>{"/bin/tool", "/usr/lib/tool/plugin.so",
-                                              "/usr/share/doc/tool/copyright"}));
+  EXPECT_EQ(files->files, (std::vector<std::string>{"/bin/tool", "/usr/lib/tool/plugin.so",
+                                                    "/usr/share/doc/tool/copyright"}));
+  // Sliced away: not landed either; the parents of what is kept are.
+  EXPECT_EQ(files->landed,
+            (std::vector<std::string>{"usr/bin/tool", "usr", "usr/lib", "usr/lib/tool",
+                                      "usr/lib/tool/plugin.so", "usr/share", "usr/share/doc",
+                                      "usr/share/doc/tool", "usr/share/doc/tool/copyright", "var",
+                                      "var/lib", "var/lib/tool"}));
   EXPECT_TRUE(fs::Exists(root + "/usr/bin/tool"));
   EXPECT_TRUE(fs::Exists(root + "/usr/lib/tool/plugin.so"));
   EXPECT_FALSE(fs::Exists(root + "/usr/lib/tool/static.a"));
@@ -166,7 +183,7 @@ TEST(ExtractDebData, SliceKeepAndDropGlobs) {
   only_dir.keep_copyright = false;
   files = ExtractDebData(deb, root2, only_dir);
   ASSERT_TRUE(files.ok()) << files.error().message();
-  EXPECT_TRUE(files->empty());
+  EXPECT_TRUE(files->files.empty());
   EXPECT_TRUE(S_ISDIR(Mode(root2 + "/usr/lib/tool")));
   EXPECT_EQ(*fs::ListDir(root2 + "/usr/lib/tool"), std::vector<std::string>{});
   EXPECT_FALSE(fs::Exists(root2 + "/usr/share/doc/tool"));

@@ -1,9 +1,11 @@
-// The last step of `husk build`: the assembled tree becomes a layer, the spec
-// becomes an image config, and both go into the store under a name, written
-// so that the same tree and spec always give the same digests.
+// The last step of `husk build`: the assembled tree becomes a layer (or the
+// layers layering.h cuts it into), the spec becomes an image config, and both
+// go into the store under a name, written so that the same tree and spec
+// always give the same digests.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +31,27 @@ struct WrittenImage {
   int layers = 0;
 };
 
-// Writes tree (one layer) with spec's config into the store.
-Result<WrittenImage> WriteImage(store::Store& st, const std::string& tree, const BuildSpec& spec,
-                                const ImageWriteOptions& o);
+// What one layer holds of the tree.
+struct TreeLayer {
+  // Entries relative to the tree ("usr/bin/x"), sorted bytewise, their parent
+  // directories listed too; empty: the whole tree.
+  std::vector<std::string> paths;
+  // Every entry's mtime; nullopt: ImageWriteOptions::epoch.
+  std::optional<int64_t> mtime;
+  // The image config history's comment ("libc6 2.36-9+deb12u10"); "" for none.
+  std::string comment;
+};
 
-// The image config JSON (exposed for tests).
+// Writes tree as `layers`, bottom first (by default one layer of all of it),
+// with spec's config into the store.
+Result<WrittenImage> WriteImage(store::Store& st, const std::string& tree, const BuildSpec& spec,
+                                const ImageWriteOptions& o,
+                                const std::vector<TreeLayer>& layers = {TreeLayer{}});
+
+// The image config JSON (exposed for tests): one history entry per diff ID,
+// with comments[i] when there is one.
 std::string ImageConfigJson(const BuildSpec& spec, const ImageWriteOptions& o,
-                            const std::vector<Digest>& diff_ids);
+                            const std::vector<Digest>& diff_ids,
+                            const std::vector<std::string>& comments = {});
 
 }  // namespace husk::build

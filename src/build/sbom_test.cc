@@ -218,7 +218,7 @@ TEST(Sbom, PackagesFromTree) {
   p.contents = *ReadDeb(p.deb_path);
   ExtractFilter f;
   f.keep = {"/usr/bin/tool"};
-  p.files = *ExtractDebData(p.deb_path, root, f);
+  p.files = ExtractDebData(p.deb_path, root, f)->files;
   p.sliced = true;
   auto pkgs = SbomPackages(root, {p});
   ASSERT_TRUE(pkgs.ok()) << pkgs.error().message();

@@ -55,6 +55,9 @@ class Paragraph {
 class Deb822Reader {
  public:
   explicit Deb822Reader(std::string_view text) : text_(text) {}
+  // For a piece of a larger document: line numbers (in paragraphs and errors)
+  // count from first_line, the document's line the piece starts on.
+  Deb822Reader(std::string_view text, uint32_t first_line) : text_(text), line_(first_line - 1) {}
   // Fills *p with the next paragraph; false once the text is exhausted.
   // Errors read "line N: what is wrong".
   Result<bool> Next(Paragraph* p);

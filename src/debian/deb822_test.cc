@@ -114,5 +114,17 @@ TEST(Deb822, ValuesViewTheBuffer) {
   EXPECT_LE(v.data() + v.size(), text.data() + text.size());
 }
 
+TEST(Deb822, APieceOfALargerDocumentCountsLinesFromWhereItStarts) {
+  // The second half of a Packages file, which begins on line 1001.
+  Deb822Reader reader("A: 1\nB: 2\n\nbroken line\n", 1001);
+  Paragraph p;
+  ASSERT_TRUE(*reader.Next(&p));
+  EXPECT_EQ(p.line(), 1001u);
+  EXPECT_EQ(p.LineOf("B"), 1002u);
+  auto next = reader.Next(&p);
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.error().message(), "line 1004: \"broken line\" is not a field (no ':')");
+}
+
 }  // namespace
 }  // namespace husk::debian

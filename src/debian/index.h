@@ -43,6 +43,9 @@ struct Package {
   std::string sha256;           // lowercase hex
   std::string description;      // the synopsis (first line)
   uint64_t installed_size = 0;  // KiB, as dpkg counts
+  // Which index the stanza came from, for the loader's own bookkeeping (husk
+  // build: 1 + the suite's position); 0 when unknown. PackageIndex ignores it.
+  uint32_t origin = 0;
 
   // "name version arch", for messages.
   std::string Id() const { return name + " " + version + " " + architecture; }

@@ -153,11 +153,36 @@ run_image() {
   runf husk build -q -f "$T/proj/husk.yaml" -t localhost/r:1
   [[ $status == 0 ]] || fail "second build: $stderr"
   [[ $output == "$d1" ]] || fail "digests differ: $d1 vs $output"
+  # The same project checked out somewhere else: still the same digest.
+  mkdir -p "$T/elsewhere" && cp -r "$T/proj" "$T/elsewhere/proj"
+  runf husk build -q -f "$T/elsewhere/proj/husk.yaml" -t localhost/r:1
+  [[ $status == 0 && $output == "$d1" ]] || fail "built elsewhere: $output $stderr"
   # With the lock and a warm cache, the repository is not needed at all.
   URL=http://127.0.0.1:1/debian yaml hello needs-virtual
   runf husk build -q -f "$T/proj/husk.yaml" -t localhost/r:1
   [[ $status == 0 ]] || fail "offline build with lock: $stderr"
   [[ $output == "$d1" ]]
+}
+
+@test "build: unchanged suites reuse the solved plan; their signatures are still checked" {
+  yaml hello
+  runf husk build -q -f "$T/proj/husk.yaml" -t localhost/p:1
+  [[ $status == 0 ]] || fail "build: $stderr"
+  d1=$output
+  [[ $(ls "$S/debs/plans" | wc -l) == 1 ]] || fail "plans: $(ls "$S/debs/plans")"
+  runf husk build -f "$T/proj/husk.yaml" -t localhost/p:1
+  [[ $status == 0 && $output == *"$d1"* ]] || fail "second build: $output $stderr"
+  [[ $stderr == *"Suites unchanged: using the packages solved before"* ]] || fail "no plan reuse: $stderr"
+  [[ $stderr != *"Packages"* ]] || fail "an index was read: $stderr"
+  # Another request is another plan.
+  yaml hello needs-virtual
+  runf husk build -f "$T/proj/husk.yaml" -t localhost/p:2
+  [[ $status == 0 && $stderr != *"Suites unchanged"* ]] || fail "new request: $stderr"
+  [[ $(ls "$S/debs/plans" | wc -l) == 2 ]]
+  # A cached plan never skips the InRelease check.
+  KEYRING=$REPO/wrong-keyring.gpg yaml hello
+  runf husk build -q -f "$T/proj/husk.yaml" -t localhost/p:1
+  expect_error "*/dists/stable/InRelease: bad signature*"
 }
 
 @test "build: --output oci:DIR, oci-archive and docker-archive that skopeo reads" {
@@ -262,4 +287,64 @@ run_image() {
   run skopeo inspect --raw --tls-verify=false "docker://$REGISTRY_ADDR/proj/hello:sha256-${d#sha256:}"
   [[ $(jq '.manifests | length' <<<"$output") == 2 ]] || fail "index after the second push: $output"
   registry_stop
+}
+
+@test "build: layering by-package, one layer per package within max-layers, runs the same" {
+  yaml hello -- 'layering: {strategy: by-package}' 'entrypoint: [/usr/bin/hello]'
+  runf husk build -q -f "$T/proj/husk.yaml" -t localhost/layered:1
+  [[ $status == 0 ]] || fail "build: $stderr"
+  d1=$output
+  run husk inspect localhost/layered:1
+  [[ $status == 0 ]]
+  # Dependencies first, then the files husk build wrote (accounts, status.d, SBOMs).
+  [[ $(jq -r '.[0].manifest.layers | length' <<<"$output") == 4 ]] || fail "layers: $output"
+  [[ $(jq -r '[.[0].config.history[].comment] | join(";")' <<<"$output") == \
+    "libfoo 1.2;base-thing 1.0;hello 2.10-3;files written by husk build" ]] ||
+    fail "history: $(jq -c '[.[0].config.history[].comment]' <<<"$output")"
+  libfoo_layer=$(jq -r '.[0].manifest.layers[0].digest' <<<"$output")
+
+  run_image localhost/layered:1
+  [[ $status == 0 && $output == "hello 2.10-3" ]] || fail "run: $output $stderr"
+  run_image localhost/layered:1 /usr/bin/libfoo
+  [[ $output == "libfoo 1.2" ]] || fail "libfoo printed: $output"
+  husk bundle --copy localhost/layered:1 "$T/c" >/dev/null
+  r=$T/c/rootfs
+  grep -q '^nonroot:x:65532:' "$r/etc/passwd"
+  grep -qx 'Package: hello' "$r/var/lib/dpkg/status.d/hello"
+  [[ $(stat -c %a "$r/tmp") == 1777 && -L $r/bin ]]
+  [[ -f $r/usr/share/doc/hello/copyright && ! -e $r/usr/share/doc/hello/changelog.Debian ]]
+  [[ ! -e $r/usr/share/man ]]
+  husk unbundle "$T/c"
+  run husk sbom localhost/layered:1
+  [[ $status == 0 && $(jq -r '.packages | length' <<<"$output") -ge 3 ]]
+
+  # Another store, another moment: the same digest.
+  sleep 1
+  S=$T/store2 runf husk build -q -f "$T/proj/husk.yaml" -t localhost/layered:1
+  [[ $status == 0 && $output == "$d1" ]] || fail "digests differ: $d1 vs $output $stderr"
+
+  # An image of libfoo alone shares libfoo's layer.
+  yaml libfoo -- 'layering: {strategy: by-package}'
+  runf husk build -q -f "$T/proj/husk.yaml" -t localhost/libfoo:1
+  [[ $status == 0 ]] || fail "build libfoo: $stderr"
+  run husk inspect localhost/libfoo:1
+  [[ $(jq -r '.[0].manifest.layers[0].digest' <<<"$output") == "$libfoo_layer" ]] ||
+    fail "libfoo's layer differs: $(jq -c '.[0].manifest.layers' <<<"$output")"
+
+  # max-layers is kept: the largest package alone, the others together.
+  for max in 3 2 1; do
+    yaml hello -- "layering: {strategy: by-package, max-layers: $max}" 'entrypoint: [/usr/bin/hello]'
+    runf husk build -q -f "$T/proj/husk.yaml" -t localhost/max:$max
+    [[ $status == 0 ]] || fail "build max-layers $max: $stderr"
+    digest=$output
+    run husk inspect localhost/max:$max
+    [[ $(jq -r '.[0].manifest.layers | length' <<<"$output") == "$max" ]] ||
+      fail "max-layers $max: $(jq -c '[.[0].config.history[].comment]' <<<"$output")"
+    run_image localhost/max:$max
+    [[ $status == 0 && $output == "hello 2.10-3" ]] || fail "run max-layers $max: $output $stderr"
+  done
+  # One layer is what strategy single writes, byte for byte.
+  yaml hello -- 'entrypoint: [/usr/bin/hello]'
+  runf husk build -q -f "$T/proj/husk.yaml" -t localhost/single:1
+  [[ $status == 0 && $output == "$digest" ]] || fail "single $output vs max-layers 1 $digest"
 }
