@@ -24,7 +24,7 @@ PACKAGES=(
   # husk build: apt repository signatures, fixture .debs, the Debian keyring
   gnupg gpgv dpkg-dev xz-utils debian-archive-keyring
   # benchmarks
-  hyperfine time
+  hyperfine time mmdebstrap
 )
 
 missing=()
