@@ -15,7 +15,7 @@ namespace husk::build {
 namespace {
 
 // Bumped when what a plan means changes (the solver's choices, the format).
-constexpr const char* kPlanFormat = "1";
+constexpr const char* kPlanFormat = "2";
 constexpr int64_t kMaxIdleSeconds = 30 * 86400;
 
 std::string PlanPath(const std::string& cache_dir, const std::string& key) {

@@ -281,6 +281,11 @@ Status Solver::SatisfyGroup(size_t owner, const Alternatives& group, std::string
       return Ok();
     }
   }
+  // An alternative the user asked for goes before those written earlier, as
+  // apt takes one already marked for install: asking for install-info keeps
+  // readline-common's "dpkg | install-info" from pulling in dpkg and tar.
+  std::stable_partition(alts.begin(), alts.end(),
+                        [&](const Relation* r) { return requested_names_.count(r->name) > 0; });
   const Package* owner_pkg = chosen_[owner].package;  // chosen_ may grow below
   std::string relation = fmt::format("{}: {}", field, FormatAlternatives(group));
   std::vector<std::string> failures;

@@ -5,7 +5,8 @@
 // The search is depth-first: a package is chosen, then each of its
 // dependency groups is satisfied in field order. A group already satisfied
 // by a chosen package costs nothing; otherwise its alternatives are tried in
-// the order written, and each alternative's candidates (the real package,
+// the order written (those named by a request first, as apt prefers one
+// marked for install), and each alternative's candidates (the real package,
 // highest version first, then the packages Providing it) are installed with
 // their whole subtree. When a subtree fails, everything it chose is undone
 // and the next candidate is tried, so a failing first alternative falls back

@@ -476,5 +476,32 @@ TEST(Solver, RealBookworm) {
                           [](const Selected& p) { return p.package->name == "bash"; }));
 }
 
+TEST(Solver, ARequestedAlternativeIsTakenBeforeTheFirstOne) {
+  PackageIndex idx = Make({R"(
+Package: readline-common
+Version: 8.2
+Depends: dpkg (>= 1.15.4) | install-info
+
+Package: dpkg
+Version: 1.21
+Depends: tar
+
+Package: tar
+Version: 1.34
+
+Package: install-info
+Version: 6.8
+)"});
+  // Alone, the first alternative, as apt would.
+  auto alone = Solve(idx, {"readline-common"});
+  ASSERT_TRUE(alone.ok()) << Error(alone);
+  EXPECT_EQ(Names(*alone),
+            (std::vector<std::string>{"tar=1.34", "dpkg=1.21", "readline-common=8.2"}));
+  // Asked for, even after the package that needs it: the requested one.
+  auto asked = Solve(idx, {"readline-common", "install-info"});
+  ASSERT_TRUE(asked.ok()) << Error(asked);
+  EXPECT_EQ(Names(*asked), (std::vector<std::string>{"install-info=6.8", "readline-common=8.2"}));
+}
+
 }  // namespace
 }  // namespace husk::debian

@@ -88,9 +88,10 @@ void AddBuild(CLI::App& app, Globals& g) {
         fmt::print("{}\n", r.image.manifest.str());
       } else {
         fmt::print(
-            "{}\n  digest:   {}\n  size:     {:.2f} MB ({} bytes, compressed)\n  packages: {}\n",
+            "{}\n  digest:   {}\n  size:     {:.2f} MB ({} bytes, compressed)\n  layers:   "
+            "{}\n  packages: {}\n",
             r.name, r.image.manifest.str(), static_cast<double>(r.image.size) / 1e6, r.image.size,
-            r.packages);
+            r.image.layers, r.packages);
       }
       return Ok();
     };
