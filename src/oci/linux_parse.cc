@@ -1,5 +1,7 @@
 // The "linux" object of config.json, and linux.resources (also `update --resources`).
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "oci/json_reader.h"
 
@@ -62,6 +64,7 @@ Status ParseSeccomp(Reader& r, const json& o, Seccomp* s) {
   TRY(r.Strings(o, "architectures", w, &s->architectures));
   TRY(r.Strings(o, "flags", w, &s->flags));
   TRY(r.String(o, "listenerPath", w, &s->listener_path));
+  TRY(r.String(o, "listenerMetadata", w, &s->listener_metadata));
   auto* a = TRY(r.Array(o, "syscalls", w));
   if (!a) return Ok();
   for (size_t i = 0; i < a->size(); ++i) {
@@ -126,9 +129,16 @@ Status ParseResourcesObj(Reader& r, const json& o, const std::string& where, Res
       TRY(r.String(e, "access", iw, &d.access));
       if (!d.type.empty() && d.type != "a" && d.type != "c" && d.type != "b")
         return r.Bad(iw + "type", "must be a, c or b; got \"" + d.type + "\"");
-      for (char c : d.access)
-        if (c != 'r' && c != 'w' && c != 'm')
-          return r.Bad(iw + "access", "must use only r, w, m; got \"" + d.access + "\"");
+      // As runc, letters other than r, w, m are ignored ("rwa" is "rw"); the
+      // kernel's device cgroup would refuse them. Nothing left is an error.
+      if (!d.access.empty()) {
+        std::string known;
+        for (char c : std::string_view("rwm"))
+          if (d.access.find(c) != std::string::npos) known += c;
+        if (known.empty())
+          return r.Bad(iw + "access", "must use r, w or m; got \"" + d.access + "\"");
+        d.access = known;
+      }
       out->devices.push_back(std::move(d));
     }
   }
@@ -170,6 +180,19 @@ Status ParseResourcesObj(Reader& r, const json& o, const std::string& where, Res
     std::string w = where + "blockIO.";
     TRY(r.OptInt(*b, "weight", w, &bio.weight));
     TRY(r.OptInt(*b, "leafWeight", w, &bio.leaf_weight));
+    if (auto* a = TRY(r.Array(*b, "weightDevice", w))) {
+      for (size_t i = 0; i < a->size(); ++i) {
+        std::string iw = Idx(w + "weightDevice", i);
+        const auto& e = (*a)[i];
+        if (!e.is_object()) return r.Bad(iw.substr(0, iw.size() - 1), "must be an object");
+        BlockIoResources::DeviceWeight d;
+        TRY(r.Int(e, "major", iw, &d.major));
+        TRY(r.Int(e, "minor", iw, &d.minor));
+        TRY(r.OptInt(e, "weight", iw, &d.weight));
+        TRY(r.OptInt(e, "leafWeight", iw, &d.leaf_weight));
+        bio.weight_device.push_back(d);
+      }
+    }
     TRY(ParseThrottles(r, *b, "throttleReadBpsDevice", w, &bio.throttle_read_bps));
     TRY(ParseThrottles(r, *b, "throttleWriteBpsDevice", w, &bio.throttle_write_bps));
     TRY(ParseThrottles(r, *b, "throttleReadIOPSDevice", w, &bio.throttle_read_iops));

@@ -147,6 +147,11 @@ struct BlockIoResources {
   };
   std::vector<DeviceValue> throttle_read_bps, throttle_write_bps, throttle_read_iops,
       throttle_write_iops;
+  struct DeviceWeight {
+    int64_t major = 0, minor = 0;
+    std::optional<uint16_t> weight, leaf_weight;
+  };
+  std::vector<DeviceWeight> weight_device;
 };
 
 struct Resources {
@@ -179,6 +184,7 @@ struct Seccomp {
   std::vector<std::string> architectures;
   std::vector<std::string> flags;
   std::string listener_path;
+  std::string listener_metadata;  // passed to the agent as "metadata"
   std::vector<SeccompSyscall> syscalls;
 };
 

@@ -87,5 +87,42 @@ TEST(ParseResources, UpdateDocument) {
   EXPECT_EQ(bad.error().message(), "resources: pids.limit: must be an integer");
 }
 
+TEST(ParseResources, BlockIoWeightDevice) {
+  auto r = ParseResources(
+      R"({"blockIO":{"weight":333,"weightDevice":[{"major":7,"minor":0,"weight":444},)"
+      R"({"major":8,"minor":16,"leafWeight":20}]}})");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  ASSERT_EQ(r->block_io->weight_device.size(), 2u);
+  const auto& a = r->block_io->weight_device[0];
+  EXPECT_EQ(a.major, 7);
+  EXPECT_EQ(a.minor, 0);
+  EXPECT_EQ(*a.weight, 444);
+  EXPECT_FALSE(a.leaf_weight);
+  EXPECT_EQ(*r->block_io->weight_device[1].leaf_weight, 20);
+  auto bad = ParseResources(R"({"blockIO":{"weightDevice":[{"major":7,"minor":0,"weight":"x"}]}})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "resources: blockIO.weightDevice[0].weight: must be an integer");
+}
+
+TEST(ParseSpec, SeccompListener) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"seccomp":{
+    "defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","listenerMetadata":"bar"}}})");
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(s->linux_->seccomp->listener_path, "/run/agent.sock");
+  EXPECT_EQ(s->linux_->seccomp->listener_metadata, "bar");
+}
+
+TEST(ParseResources, DeviceAccessKeepsOnlyRwm) {
+  auto r = ParseResources(
+      R"({"devices":[{"allow":false,"type":"c","major":1,"minor":11,"access":"rwa"},)"
+      R"({"allow":true,"access":"mr"}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->devices[0].access, "rw");  // runc ignores unknown letters too
+  EXPECT_EQ(r->devices[1].access, "rm");
+  auto bad = ParseResources(R"({"devices":[{"allow":true,"access":"x"}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "resources: devices[0].access: must use r, w or m; got \"x\"");
+}
+
 }  // namespace
 }  // namespace husk::oci

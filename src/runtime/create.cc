@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -140,6 +142,14 @@ Status ParentChannel::Send(MsgType t) {
   return Ok();
 }
 
+Status ParentChannel::SendFd(MsgType t, int pass) {
+  Message m{};
+  m.type = t;
+  if (int r = sys::SendMsgFdNoAlloc(fd, &m, sizeof m, pass); r < 0)
+    return CodeErr(-r, "send {} to container init", MsgName(t));
+  return Ok();
+}
+
 Status ParentChannel::SendBytes(const std::string& data) {
   if (::send(fd, data.data(), data.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(data.size()))
     return ErrnoErr("send state to container init");
@@ -147,31 +157,61 @@ Status ParentChannel::SendBytes(const std::string& data) {
 }
 
 Status ParentChannel::Expect(MsgType want) {
-  Message m{};
-  ssize_t n;
-  do {
-    n = ::recv(fd, &m, sizeof m, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof m)) {
-    if (m.type == MsgType::kError) {
-      m.text[sizeof m.text - 1] = 0;
-      return Error{m.err, m.text};
+  for (;;) {
+    Message m{};
+    int got = -1;
+    long n = sys::RecvMsgFdNoAlloc(fd, &m, sizeof m, &got);
+    UniqueFd passed(got);
+    if (n == static_cast<long>(sizeof m)) {
+      if (m.type == MsgType::kError) {
+        m.text[sizeof m.text - 1] = 0;
+        return Error{m.err, m.text};
+      }
+      if (m.type == MsgType::kSeccompFd) {
+        if (!passed) return Err("container init sent seccomp-fd without a descriptor");
+        if (!on_seccomp_fd) return Err("seccomp notify: no linux.seccomp.listenerPath to send to");
+        TRY(on_seccomp_fd(std::move(passed), child));
+        TRY(Send(MsgType::kSeccompDone));
+        continue;
+      }
+      if (m.type == want) return Ok();
+      return Err("container init: expected {}, got {}", MsgName(want), MsgName(m.type));
     }
-    if (m.type == want) return Ok();
-    return Err("container init: expected {}, got {}", MsgName(want), MsgName(m.type));
-  }
-  if (n < 0) return ErrnoErr("waiting for {} from container init", MsgName(want));
-  // End of file: the child is gone (or, for exec, has exec'd when want is kReady).
-  int status = 0;
-  if (child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
-    child = -1;
-    if (WIFSIGNALED(status))
-      return Err("container init was killed by signal {} before {}", WTERMSIG(status),
+    if (n < 0)
+      return CodeErr(static_cast<int>(-n), "waiting for {} from container init", MsgName(want));
+    if (n == 0 && want == MsgType::kError) return Ok();  // exec: end-of-file means exec'd
+    // End of file before `want`: the child is gone.
+    int status = 0;
+    if (child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
+      child = -1;
+      if (WIFSIGNALED(status))
+        return Err("container init was killed by signal {} before {}", WTERMSIG(status),
+                   MsgName(want));
+      return Err("container init exited with status {} before {}", WEXITSTATUS(status),
                  MsgName(want));
-    return Err("container init exited with status {} before {}", WEXITSTATUS(status),
-               MsgName(want));
+    }
+    return Err("container init closed the sync socket before {}", MsgName(want));
   }
-  return Err("container init closed the sync socket before {}", MsgName(want));
+}
+
+Status SendToSeccompAgent(const oci::Seccomp& s, const std::string& state_json, pid_t pid,
+                          int listener_fd) {
+  if (s.listener_path.empty())
+    return Err("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+  // runc's specs.ContainerProcessState.
+  nlohmann::json doc;
+  doc["ociVersion"] = oci::kVersion;
+  doc["fds"] = {"seccompFd"};
+  doc["pid"] = pid;
+  if (!s.listener_metadata.empty()) doc["metadata"] = s.listener_metadata;
+  doc["state"] = nlohmann::json::parse(state_json);
+  std::string text = doc.dump();
+  int sock = sys::ConnectUnixNoAlloc(s.listener_path.c_str());
+  if (sock < 0) return CodeErr(-sock, "failed to connect with seccomp agent {}", s.listener_path);
+  UniqueFd owned(sock);
+  if (int r = sys::SendFdNoAlloc(sock, listener_fd, text.c_str()); r < 0)
+    return CodeErr(-r, "send seccomp fd to {}", s.listener_path);
+  return Ok();
 }
 
 Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOptions& o,
@@ -252,6 +292,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   plan.preserve_fds = o.preserve_fds;
   if (!o.no_new_keyring) plan.session_keyring = "_ses." + o.id;
 
+  // Debug lines name the steps as runc's do, so that logs (and runc's tests)
+  // read the same with either runtime.
+  log::Debugf("nsexec container setup: clone flags {:#x}", plan.clone_flags);
   TRY(PrepareParentNamespaces(lx));
   auto cgfd = TRY(cg->OpenForClone());
   pid_t pid = Clone3(plan.clone_flags, cgfd.get());
@@ -264,7 +307,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   fifo_w.reset();
   console.reset();
 
-  ParentChannel ch{parent_end.get(), pid};
+  ParentChannel ch{parent_end.get(), pid, {}};
   TRY(cg->AddProcess(pid));
   if (plan.clone_flags & CLONE_NEWUSER) TRY(WriteIdMaps(pid, lx));
 
@@ -279,9 +322,24 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   st.cgroup_path = cg->path();
   std::string state_json = StateToJson(st, ContainerStatus::kCreating);
   if (state_json.size() > plan.state_buf.size()) return Err("state JSON is too large");
+  if (lx.seccomp)
+    ch.on_seccomp_fd = [&](UniqueFd listener, pid_t p) {
+      return SendToSeccompAgent(*lx.seccomp, state_json, p, listener.get());
+    };
 
   TRY(ch.Send(MsgType::kGo));
   TRY(ch.SendBytes(state_json));
+  // Bind sources of a user-namespaced container, opened as host root but in
+  // the child's mount namespace (through its /proc/PID/root), as runc does.
+  std::string child_root = "/proc/" + std::to_string(pid) + "/root";
+  for (const MountStep& m : plan.mounts) {
+    if (!m.source_from_parent) continue;
+    std::string path = child_root + m.source;
+    UniqueFd src(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!src) return ErrnoErr("open bind source {}", m.source);
+    TRY(ch.SendFd(MsgType::kMountSource, src.get()));
+  }
+  log::Debugf("child process in init(): pid {}", pid);
   TRY(ch.Expect(MsgType::kMountsDone));
   // Limits apply once the rootfs is built, as with runc: init must be able to
   // mknod the spec's devices even when the device cgroup will deny them.
@@ -292,6 +350,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   TRY(RunHooks(spec.hooks.create_runtime, "createRuntime", state_json));
   TRY(ch.Send(MsgType::kHooksDone));
   TRY(ch.Expect(MsgType::kReady));
+  log::Debugf("init: closing the pipe to signal completion (pid {} waits on exec.fifo)", pid);
 
   st.init_start_time = ProcessStartTime(pid);
   TRY(store.SaveConfig(o.id, config_text));

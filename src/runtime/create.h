@@ -4,7 +4,11 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <string>
+
 #include "base/unique_fd.h"
+#include "oci/spec.h"
 #include "runtime/protocol.h"
 #include "runtime/runtime.h"
 
@@ -27,11 +31,22 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
 struct ParentChannel {
   int fd = -1;
   pid_t child = -1;
+  // Handles kSeccompFd while waiting: gets the listener fd and the child's pid.
+  std::function<Status(UniqueFd, pid_t)> on_seccomp_fd;
   // Waits for `want`; a kError from the child, or its death, becomes the error.
+  // kSeccompFd on the way goes to on_seccomp_fd, then kSeccompDone is sent.
+  // want == kError waits for end-of-file instead (exec: the child has exec'd).
   Status Expect(MsgType want);
   Status Send(MsgType t);
   Status SendBytes(const std::string& data);
+  // A message of type t carrying fd (SCM_RIGHTS).
+  Status SendFd(MsgType t, int fd);
 };
+
+// Sends the seccomp listener fd with runc's ContainerProcessState JSON to the
+// agent listening at s.listener_path.
+Status SendToSeccompAgent(const oci::Seccomp& s, const std::string& state_json, pid_t pid,
+                          int listener_fd);
 
 // Connects to --console-socket; the error names the socket.
 Result<UniqueFd> ConnectConsole(const std::string& path);

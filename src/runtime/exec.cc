@@ -56,22 +56,6 @@ Result<oci::Process> ProcessFromOptions(const ExecOptions& o, const oci::Spec& s
   return p;
 }
 
-// exec's child answers kError, or closes the socket by exec'ing.
-Status WaitExeced(int fd) {
-  Message m{};
-  ssize_t n;
-  do {
-    n = ::recv(fd, &m, sizeof m, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return Ok();
-  if (n == static_cast<ssize_t>(sizeof m) && m.type == MsgType::kError) {
-    m.text[sizeof m.text - 1] = 0;
-    return Error{m.err, m.text};
-  }
-  if (n < 0) return ErrnoErr("waiting for exec");
-  return Err("unexpected message {} from exec child", MsgName(m.type));
-}
-
 }  // namespace
 
 Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
@@ -140,6 +124,9 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     cg = TRY_CTX(cgroup::Load(st.cgroup_path), "exec {}", o.id);
     cgfd = TRY(cg->OpenForClone());
   }
+  // Step names as in runc's debug log (see create.cc).
+  log::Debugf("nsexec container setup: joining {} namespaces of pid {}", plan.joins.size(),
+              st.init_pid);
   pid_t pid = Clone3(0, cgfd.get());
   if (pid < 0 && cgfd.valid()) pid = Clone3(0, -1);
   if (pid < 0) return ErrnoErr("exec {}: clone", o.id);
@@ -155,15 +142,23 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   if (cg) {
     if (auto r = cg->AddProcess(pid); !r) return fail(std::move(r).error());
   }
-  ParentChannel ch{parent_end.get(), pid};
+  ParentChannel ch{parent_end.get(), pid, {}};
+  if (lx.seccomp)
+    ch.on_seccomp_fd = [&](UniqueFd listener, pid_t p) -> Status {
+      std::string state_json = TRY(StateJson(g, o.id));
+      return SendToSeccompAgent(*lx.seccomp, state_json, p, listener.get());
+    };
   if (auto r = ch.Send(MsgType::kGo); !r) return fail(std::move(r).error());
+  log::Debugf("child process in init(): pid {}", pid);
   UniqueFd master;
   if (console_parent) {
     auto m = ReceiveMaster(console_parent.get());
     if (!m) return fail(std::move(m).error());
     master = std::move(*m);
   }
-  if (auto r = WaitExeced(parent_end.get()); !r) return fail(std::move(r).error());
+  // The child answers kError, or closes the socket by exec'ing.
+  if (auto r = ch.Expect(MsgType::kError); !r) return fail(std::move(r).error());
+  log::Debugf("setns_init: about to exec: pid {} has exec'd", pid);
   if (!o.pid_file.empty())
     TRY(fs::WriteFileAtomic(fs::Absolute(o.pid_file), std::to_string(pid), 0644));
   if (o.detach) return 0;

@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstring>
+
 namespace husk::runtime {
 
 namespace {
@@ -96,7 +99,15 @@ int RunHookNoAlloc(const HookCmd& h, const char* state, size_t len, Message* err
     w << "error running hook " << h.path.c_str() << ": exited with status "
       << long{WEXITSTATUS(status)};
   } else {
-    w << "error running hook " << h.path.c_str() << ": killed by signal " << long{WTERMSIG(status)};
+    // "killed by signal 31 (bad system call)": the number and what it means,
+    // lower-cased as the rest of the line (sigdescr_np does not allocate).
+    char what[64] = "unknown signal";
+    if (const char* d = sigdescr_np(WTERMSIG(status))) {
+      strncpy(what, d, sizeof what - 1);
+      what[0] = static_cast<char>(tolower(static_cast<unsigned char>(what[0])));
+    }
+    w << "error running hook " << h.path.c_str() << ": killed by signal " << long{WTERMSIG(status)}
+      << " (" << what << ")";
   }
   return -1;
 }

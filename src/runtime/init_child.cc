@@ -139,6 +139,35 @@ int SetupTerminal(const InitPlan& p, Message* err) {
   return 0;
 }
 
+// Loads the filter; a notify listener goes to the parent (for the seccomp agent)
+// and is closed once the parent says it was handed over.
+int LoadSeccomp(const InitPlan& p, Message* err) {
+  int r = sys::LoadSeccompNoAlloc(*p.process.seccomp);
+  if (r < 0) return ChildFail(err, -r, "load seccomp filter");
+  if (r == 0) return 0;
+  int listener = r;
+  Message m{};
+  m.type = MsgType::kSeccompFd;
+  int sent = p.sync_fd < 0 ? -EPIPE : sys::SendMsgFdNoAlloc(p.sync_fd, &m, sizeof m, listener);
+  if (sent < 0) return ChildFail(err, -sent, "send seccomp listener to the runtime");
+  if (Expect(p, MsgType::kSeccompDone, err) != 0) return -1;
+  ::close(listener);
+  return 0;
+}
+
+// The bind sources the parent opened for us (plan.h: source_from_parent).
+int ReceiveMountSources(InitPlan& p, Message* err) {
+  for (auto& m : p.mounts) {
+    if (!m.source_from_parent) continue;
+    Message msg{};
+    long n = sys::RecvMsgFdNoAlloc(p.sync_fd, &msg, sizeof msg, &m.source_fd);
+    if (n != static_cast<long>(sizeof msg) || msg.type != MsgType::kMountSource || m.source_fd < 0)
+      return ChildFail(err, n < 0 ? static_cast<int>(-n) : EPROTO, "receive bind source ",
+                       m.source.c_str());
+  }
+  return 0;
+}
+
 int SetupIdentity(const InitPlan& p, Message* err) {
   const ProcessPlan& pp = p.process;
   if (pp.caps && caps::DropBoundingNoAlloc(*pp.caps) != 0)
@@ -146,11 +175,8 @@ int SetupIdentity(const InitPlan& p, Message* err) {
   if (pp.set_groups && ::setgroups(pp.groups.size(), pp.groups.data()) != 0)
     return ChildFail(err, errno, "setgroups");
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return ChildFail(err, errno, "keep capabilities");
-  if (pp.seccomp && !pp.no_new_privs) {
-    // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it while we are root.
-    int r = sys::LoadSeccompNoAlloc(*pp.seccomp);
-    if (r < 0) return ChildFail(err, -r, "load seccomp filter");
-  }
+  // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it while we are root.
+  if (pp.seccomp && !pp.no_new_privs && LoadSeccomp(p, err) != 0) return -1;
   if (::setresgid(pp.gid, pp.gid, pp.gid) != 0)
     return ChildFail(err, errno, "setgid ", static_cast<long>(pp.gid));
   if (::setresuid(pp.uid, pp.uid, pp.uid) != 0)
@@ -184,6 +210,7 @@ void ChildMain(InitPlan& p) noexcept {
 
   if (Expect(p, MsgType::kGo, &err) != 0) Die(p, &err);
   if (!p.is_exec && ReceiveState(p, &err) != 0) Die(p, &err);
+  if (!p.is_exec && ReceiveMountSources(p, &err) != 0) Die(p, &err);
 
   if (p.clone_flags & CLONE_NEWUSER) {
     if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
@@ -235,6 +262,12 @@ void ChildMain(InitPlan& p) noexcept {
     if (SetupRootfsNoAlloc(p, &err) != 0) Die(p, &err);
     if (Send(p, MsgType::kMountsDone, &err) != 0) Die(p, &err);
     if (Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
+    // As runc: createContainer hooks run in the rootfs (relative paths in them
+    // name files of the container), before pivot_root.
+    if (!p.create_container_hooks.empty() && ::chdir(p.rootfs.c_str()) != 0) {
+      ChildFail(&err, errno, "chdir ", p.rootfs.c_str());
+      Die(p, &err);
+    }
     for (auto& h : p.create_container_hooks) {
       if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
     }
@@ -264,6 +297,9 @@ void ChildMain(InitPlan& p) noexcept {
     ChildFail(&err, errno, "set no_new_privs");
     Die(p, &err);
   }
+  // As runc: as late as possible, but while the parent still listens (a notify
+  // listener must reach it). startContainer hooks run under the filter.
+  if (pp.seccomp && pp.no_new_privs && LoadSeccomp(p, &err) != 0) Die(p, &err);
 
   if (!p.is_exec) {
     if (Send(p, MsgType::kReady, &err) != 0) Die(p, &err);
@@ -282,14 +318,6 @@ void ChildMain(InitPlan& p) noexcept {
     }
     ::close(p.fifo_read_fd);
     ::close(p.fifo_write_fd);
-  }
-  // As runc: startContainer hooks already run under the container's filter.
-  if (pp.seccomp && pp.no_new_privs) {
-    int r = sys::LoadSeccompNoAlloc(*pp.seccomp);
-    if (r < 0) {
-      ChildFail(&err, -r, "load seccomp filter");
-      Die(p, &err);
-    }
   }
   if (!p.is_exec) {
     for (auto& h : p.start_container_hooks) {

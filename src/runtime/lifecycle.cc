@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -215,6 +217,20 @@ Status Update(const GlobalOptions& g, const std::string& id, const oci::Resource
 
 Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, int interval_ms) {
   StateStore store(g.root);
+  std::string quoted_id = nlohmann::json(id).dump();
+  auto emit = [&](std::string_view type, const nlohmann::json* data) -> Status {
+    // runc's field order: type, id, data.
+    std::string line = fmt::format(R"({{"type":"{}","id":{})", type, quoted_id);
+    if (data) line += R"(,"data":)" + data->dump();
+    line += "}\n";
+    if (::write(1, line.data(), line.size()) < 0) return ErrnoErr("write events");
+    return Ok();
+  };
+  // OOM events are noticed by polling the cgroup's counter between stats, often enough
+  // that a short-lived OOM is reported while the container still exists.
+  constexpr int kOomPollMs = 100;
+  std::optional<uint64_t> ooms;
+  int since_stats = interval_ms;
   for (bool first = true;; first = false) {
     auto c = LoadContainer(store, id);
     // A container that goes away while we watch ends the stream, as with runc.
@@ -222,13 +238,19 @@ Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, in
     if (!c) return std::move(c).error().wrap("events");
     if (c->status == ContainerStatus::kStopped) return Err("events {}: container not running", id);
     auto cg = TRY_CTX(cgroup::Load(c->state.cgroup_path), "events {}", id);
-    auto data = TRY_CTX(cg->Stats(), "events {}", id);
-    // runc's field order: type, id, data.
-    std::string line = R"({"type":"stats","id":)" + nlohmann::json(id).dump() + R"(,"data":)" +
-                       data.dump() + "}\n";
-    if (::write(1, line.data(), line.size()) < 0) return ErrnoErr("write events");
-    if (stats_only) return Ok();
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    if (stats_only || since_stats >= interval_ms) {
+      auto data = TRY_CTX(cg->Stats(), "events {}", id);
+      TRY(emit("stats", &data));
+      if (stats_only) return Ok();
+      since_stats = 0;
+    }
+    if (auto n = cg->OomCount(); n.ok()) {
+      if (ooms && *n > *ooms) TRY(emit("oom", nullptr));
+      ooms = *n;
+    }
+    int step = std::min(kOomPollMs, interval_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(step));
+    since_stats += step;
   }
 }
 

@@ -97,7 +97,14 @@ int DoBind(int rootfd, const MountStep& m, Message* err) {
   int r = m.dest_is_dir ? sys::MkdirAllInRootNoAlloc(rootfd, m.dest.c_str(), 0755)
                         : sys::CreateFileInRootNoAlloc(rootfd, m.dest.c_str(), 0644);
   if (point.Adopt(r, "create mount point ", m.dest, err) != 0) return -1;
-  if (::mount(m.source.c_str(), point.path, nullptr, m.flags, nullptr) != 0)
+  char fd_path[32];
+  const char* from = m.source.c_str();
+  if (m.source_fd >= 0) {
+    sys::FdPathNoAlloc(m.source_fd, fd_path, sizeof fd_path);
+    from = fd_path;
+  }
+  int rc = ::mount(from, point.path, nullptr, m.flags, nullptr);
+  if (rc != 0)
     return ChildFail(err, errno, "bind mount ", m.source.c_str(), " on ", m.dest.c_str());
   if (m.remount_flags == 0 && m.propagation == 0 && m.rec_attr_set == 0 && m.rec_attr_clr == 0)
     return 0;
@@ -304,6 +311,18 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
 int EnterRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
   if (::chdir(p.rootfs.c_str()) != 0) return ChildFail(err, errno, "chdir ", p.rootfs.c_str());
   if (p.no_pivot) {
+    // chroot keeps the host's proc and sysfs reachable, which would let the
+    // container mount an unmasked procfs: drop them from our mount namespace.
+    for (auto& m : p.no_pivot_hide) {
+      if (::mount(nullptr, m.c_str(), nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
+        if (errno == ENOENT) continue;  // under one already detached
+        return ChildFail(err, errno, "make ", m.c_str(), " a slave");
+      }
+      if (::umount2(m.c_str(), MNT_DETACH) == 0) continue;
+      if (errno != EINVAL && errno != EPERM) return ChildFail(err, errno, "detach ", m.c_str());
+      if (::mount("tmpfs", m.c_str(), "tmpfs", 0, nullptr) != 0)
+        return ChildFail(err, errno, "cover ", m.c_str(), " with tmpfs");
+    }
     if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
       return ChildFail(err, errno, "move rootfs to /");
     if (::chroot(".") != 0) return ChildFail(err, errno, "chroot");

@@ -175,6 +175,10 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
   InitPlan plan;
   plan.rootfs = in.rootfs;
   plan.no_pivot = in.no_pivot;
+  if (in.no_pivot) {
+    std::string mountinfo = TRY(fs::ReadFile("/proc/self/mountinfo"));
+    plan.no_pivot_hide = sys::RevealingMounts(mountinfo, in.rootfs);
+  }
   plan.readonly_root = spec.root.readonly;
   plan.root_propagation = PropagationFlags(lx.rootfs_propagation);
 
@@ -276,6 +280,8 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
       if (::stat(st.source.c_str(), &sb) != 0)
         return ErrnoErr("mounts[{}]: bind source {}", i, st.source);
       st.dest_is_dir = S_ISDIR(sb.st_mode);
+      // As runc: the parent opens the source for the child (see plan.h).
+      st.source_from_parent = new_user;
       st.flags = MS_BIND | (opts.recursive_bind ? MS_REC : 0);
       st.remount_flags = opts.flags & kRemountable;
       if (dest == "/dev") plan.setup_dev = false;

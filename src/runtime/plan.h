@@ -36,6 +36,12 @@ struct MountStep {
   enum class Kind { kMount, kBind, kSymlink, kRemount };
   Kind kind = Kind::kMount;
   std::string source;  // host path for binds (absolute), link text for symlinks
+  // Binds in a new user namespace: the source may be unreachable from the
+  // userns (a 0700 parent owned by host root). The parent opens it through
+  // /proc/<child>/root (in the child's mount namespace, as host root) and sends
+  // the fd after kGo; the child binds /proc/self/fd/<source_fd>.
+  bool source_from_parent = false;
+  int source_fd = -1;  // set in the child when received
   std::string dest;    // absolute, inside the rootfs
   std::string fstype;
   std::string data;
@@ -97,6 +103,8 @@ struct InitPlan {
   unsigned long root_propagation = 0;
   bool readonly_root = false;
   bool no_pivot = false;
+  // --no-pivot: host proc/sysfs mounts to detach (or cover) before the chroot.
+  std::vector<std::string> no_pivot_hide;
   std::vector<MountStep> mounts;
   bool setup_dev = true;
   std::vector<DeviceStep> devices;

@@ -9,7 +9,8 @@
 //   ───────────────────────                      ──────────────────────
 //   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts, waits for kGo
 //   cgroup.procs (v1), uid/gid maps
-//   kGo (+ state JSON for hooks) ─────────────▶  setresuid(0), setns(joined),
+//   kGo (+ state JSON for hooks) ─────────────▶
+//   [kMountSource + fd, per userns bind] ─────▶  setresuid(0), setns(joined),
 //                                                 session keyring, rlimits,
 //                                                 oom_score_adj, unshare(cgroup),
 //                                                 hostname, mounts, devices
@@ -19,7 +20,11 @@
 //                                                 pivot_root, masked/readonly
 //                                                 paths, sysctl, pty → console
 //                                                 socket, user, caps, seccomp,
-//                                                 PATH lookup
+//                                                 PATH lookup, no_new_privs
+//                                                 (+ seccomp when set)
+//                              ◀──────────────── [kSeccompFd + listener fd
+//   send it to the seccomp agent                   when SCMP_ACT_NOTIFY]
+//   [kSeccompDone] ───────────────────────────▶
 //                              ◀──────────────── kReady
 //   write state.json, pid file; exit             block reading exec.fifo
 //   ...
@@ -41,6 +46,14 @@ enum class MsgType : uint32_t {
   kHooksDone = 3,
   kReady = 4,
   kError = 5,
+  // A filter with SCMP_ACT_NOTIFY was loaded: the child sends its listener fd
+  // (SCM_RIGHTS), the parent hands it to linux.seccomp.listenerPath and answers
+  // kSeccompDone; only then may the child close it and go on.
+  kSeccompFd = 6,
+  kSeccompDone = 7,
+  // After kGo (and the state), one per bind mount that has source_from_parent,
+  // in plan order: the source opened by the parent (SCM_RIGHTS).
+  kMountSource = 8,
 };
 
 inline const char* MsgName(MsgType t) {
@@ -55,6 +68,12 @@ inline const char* MsgName(MsgType t) {
       return "ready";
     case MsgType::kError:
       return "error";
+    case MsgType::kSeccompFd:
+      return "seccomp-fd";
+    case MsgType::kSeccompDone:
+      return "seccomp-done";
+    case MsgType::kMountSource:
+      return "mount-source";
   }
   return "unknown";
 }

@@ -56,6 +56,71 @@ int SendFdNoAlloc(int sock, int fd, const char* name) {
   return 0;
 }
 
+int SendMsgFdNoAlloc(int sock, const void* data, size_t len, int fd) {
+  if (fd < 0) return -EBADF;
+  iovec iov;
+  iov.iov_base = const_cast<void*>(data);
+  iov.iov_len = len;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof(control));
+  msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  return static_cast<size_t>(n) == len ? 0 : -EMSGSIZE;
+}
+
+long RecvMsgFdNoAlloc(int sock, void* data, size_t len, int* fd) {
+  *fd = -1;
+  iovec iov;
+  iov.iov_base = data;
+  iov.iov_len = len;
+  union {
+    char buf[CMSG_SPACE(4 * sizeof(int))];
+    cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof(control));
+  msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (*fd < 0)
+        *fd = got;
+      else
+        close(got);
+    }
+  }
+  return static_cast<long>(n);
+}
+
 int ConnectUnixNoAlloc(const char* path) {
   if (path == nullptr || path[0] == '\0') return -EINVAL;
   sockaddr_un addr;

@@ -24,6 +24,15 @@ inline constexpr size_t kMaxFdNameLen = 4096;
 // or -errno (-ENAMETOOLONG when name exceeds kMaxFdNameLen).
 int SendFdNoAlloc(int sock, int fd, const char* name);
 
+// Sends one message of exactly len bytes with fd attached (the runtime's
+// SOCK_SEQPACKET sync socket). Returns 0 or -errno.
+int SendMsgFdNoAlloc(int sock, const void* data, size_t len, int fd);
+
+// Receives one message into data (at most len bytes) and the fd that came with
+// it (O_CLOEXEC), or *fd = -1 when none did; extra fds are closed. Returns the
+// byte count (0 at end-of-file) or -errno.
+long RecvMsgFdNoAlloc(int sock, void* data, size_t len, int* fd);
+
 // Connects a SOCK_STREAM AF_UNIX socket (O_CLOEXEC) to `path`. Returns the fd
 // or -errno (-ENAMETOOLONG when the path does not fit sockaddr_un).
 int ConnectUnixNoAlloc(const char* path);

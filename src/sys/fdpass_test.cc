@@ -136,6 +136,39 @@ TEST(FdPassTest, ListenConnectAcceptReceive) {
   (void)fs::RemoveAll(dir);
 }
 
+TEST(FdPassTest, MessageWithFdOverSeqpacket) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  int pipefd[2];
+  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+  UniqueFd r(pipefd[0]), w(pipefd[1]);
+  struct {
+    int type;
+    char text[16];
+  } out{7, "hello"}, in{};
+  ASSERT_EQ(SendMsgFdNoAlloc(a.get(), &out, sizeof out, w.get()), 0);
+  int got = -1;
+  ASSERT_EQ(RecvMsgFdNoAlloc(b.get(), &in, sizeof in, &got), static_cast<long>(sizeof in));
+  UniqueFd received(got);
+  ASSERT_TRUE(received.valid());
+  EXPECT_EQ(in.type, 7);
+  EXPECT_STREQ(in.text, "hello");
+  EXPECT_NE(fcntl(got, F_GETFD) & FD_CLOEXEC, 0);
+  // The received fd is the pipe's write end.
+  ASSERT_EQ(write(got, "x", 1), 1);
+  char c = 0;
+  ASSERT_EQ(read(r.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // A message without an fd reports -1; end-of-file reads as 0.
+  ASSERT_EQ(send(a.get(), &out, sizeof out, 0), static_cast<ssize_t>(sizeof out));
+  EXPECT_EQ(RecvMsgFdNoAlloc(b.get(), &in, sizeof in, &got), static_cast<long>(sizeof in));
+  EXPECT_EQ(got, -1);
+  a.reset();
+  EXPECT_EQ(RecvMsgFdNoAlloc(b.get(), &in, sizeof in, &got), 0);
+  EXPECT_EQ(SendMsgFdNoAlloc(b.get(), &out, sizeof out, -1), -EBADF);
+}
+
 TEST(FdPassTest, ConnectErrors) {
   EXPECT_EQ(ConnectUnixNoAlloc("/nonexistent/husk.sock"), -ENOENT);
   std::string too_long = "/tmp/" + std::string(200, 'x');

@@ -177,4 +177,49 @@ const std::vector<std::string>& KnownMountOptions() {
   return *names;
 }
 
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string UnescapeMountinfo(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> RevealingMounts(std::string_view mountinfo, std::string_view rootfs) {
+  std::vector<std::string> out;
+  while (!mountinfo.empty()) {
+    size_t eol = mountinfo.find('\n');
+    std::string_view line = mountinfo.substr(0, eol);
+    mountinfo = eol == std::string_view::npos ? std::string_view{} : mountinfo.substr(eol + 1);
+    // id parent maj:min root mountpoint options [optional...] - fstype source super
+    std::vector<std::string_view> f;
+    for (size_t pos = 0; pos <= line.size();) {
+      size_t sp = line.find(' ', pos);
+      if (sp == std::string_view::npos) sp = line.size();
+      f.push_back(line.substr(pos, sp - pos));
+      pos = sp + 1;
+    }
+    size_t dash = 6;
+    while (dash < f.size() && f[dash] != "-") ++dash;
+    if (f.size() < 5 || dash + 1 >= f.size()) continue;
+    std::string_view fstype = f[dash + 1];
+    if (f[3] != "/" || (fstype != "proc" && fstype != "sysfs")) continue;
+    std::string point = UnescapeMountinfo(f[4]);
+    bool inside = point.size() >= rootfs.size() && point.compare(0, rootfs.size(), rootfs) == 0 &&
+                  (point.size() == rootfs.size() || point[rootfs.size()] == '/');
+    if (!inside) out.push_back(std::move(point));
+  }
+  return out;
+}
+
 }  // namespace husk::sys

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -41,5 +42,11 @@ struct MountOptions {
 Result<MountOptions> ParseMountOptions(const std::vector<std::string>& options);
 // Every option name the parser recognises (not data), sorted; for `features`.
 const std::vector<std::string>& KnownMountOptions();
+
+// --no-pivot: the mount points, in /proc/self/mountinfo order, of every full mount
+// (root "/") of proc or sysfs that is not under `rootfs`. chroot leaves them
+// reachable, and the kernel lets a container mount a fresh, unmasked procfs when
+// one exists, so they must be unmounted (or covered) before the chroot, as runc does.
+std::vector<std::string> RevealingMounts(std::string_view mountinfo, std::string_view rootfs);
 
 }  // namespace husk::sys

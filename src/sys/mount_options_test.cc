@@ -126,5 +126,23 @@ TEST(MountOptionsTest, KnownListMatchesParser) {
   }
 }
 
+TEST(RevealingMountsTest, FullProcAndSysfsOutsideTheRootfs) {
+  constexpr std::string_view kInfo =
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+      "23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+      "24 22 0:22 / /sys rw,nosuid shared:7 - sysfs sysfs rw\n"
+      "25 24 0:23 / /sys/fs/cgroup ro shared:8 - tmpfs tmpfs ro,mode=755\n"
+      "26 23 0:24 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw\n"
+      // A bind of part of proc is not a full mount: the kernel does not count it.
+      "27 22 0:21 /sys /mnt/procsys rw - proc proc rw\n"
+      // Inside the container's rootfs: the container's own.
+      "28 22 0:25 / /b/rootfs/proc rw - proc proc rw\n"
+      "29 22 0:25 / /b/rootfs2/proc rw - proc proc rw\n"
+      "30 22 0:21 / /with\\040space rw - proc proc rw\n";
+  EXPECT_EQ(RevealingMounts(kInfo, "/b/rootfs"),
+            (std::vector<std::string>{"/proc", "/sys", "/b/rootfs2/proc", "/with space"}));
+  EXPECT_TRUE(RevealingMounts("", "/r").empty());
+}
+
 }  // namespace
 }  // namespace husk::sys

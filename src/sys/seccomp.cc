@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "base/unique_fd.h"
+#include "sys/seccomp_enosys.h"
 
 namespace husk::sys {
 namespace {
@@ -169,7 +170,8 @@ Status AddRules(scmp_filter_ctx ctx, const oci::SeccompSyscall& call, uint32_t d
     // The child reports the listener fd to the parent with write(2) after
     // loading; a write that waits for an agent who needs that fd would hang.
     for (const std::string& name : call.names) {
-      if (name == "write") return Err("seccomp: SCMP_ACT_NOTIFY cannot be used for \"write\"");
+      if (name == "write")
+        return Err("seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall");
     }
   }
   // libseccomp refuses a rule whose action is the default; it would change nothing.
@@ -254,6 +256,16 @@ Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& s) {
     p.flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
   }
   p.filter = TRY(ExportBpf(ctx.get()));
+  // Syscalls newer than the profile get ENOSYS, not the refusing default (see
+  // seccomp_enosys.h). An allowing default needs no stub.
+  uint32_t def_kind = def & 0xffff0000U;  // the action without its data
+  if (def != SCMP_ACT_ALLOW && def != SCMP_ACT_LOG && def_kind != SCMP_ACT_TRACE(0)) {
+    std::vector<std::string> names;
+    for (const oci::SeccompSyscall& call : s.syscalls)
+      names.insert(names.end(), call.names.begin(), call.names.end());
+    std::vector<sock_filter> stub = EnosysStub(archs, names);
+    p.filter.insert(p.filter.begin(), stub.begin(), stub.end());
+  }
   return p;
 }
 

@@ -183,3 +183,49 @@ cg() {
   grep -E ' ro[, ]' <<<"${lines[0]}"
   [[ $output == *"Read-only file system"* ]]
 }
+
+@test "events reports an oom event when the memory limit is hit" {
+  cfg '.linux.resources.memory = {limit: 33554432, swap: 33554432}'
+  start_ctr
+  rt events --interval 1s "$CID" </dev/null >"$T/events" 2>"$T/events.err" 3>&- &
+  local events_pid=$!
+  retry 50 0.1 grep -q '"type":"stats"' "$T/events"
+  rt exec -d "$CID" sh -c 'x=$(dd if=/dev/zero bs=64M count=1)' </dev/null >/dev/null 2>&1 3>&-
+  retry 50 0.2 grep -qF '{"type":"oom","id":"'"$CID"'"}' "$T/events" ||
+    fail "no oom event: $(cat "$T/events" "$T/events.err" | tail -3)"
+  rt delete -f "$CID"
+  # The stream ends with the container.
+  retry 50 0.2 eval "! kill -0 $events_pid 2>/dev/null"
+  wait "$events_pid"
+}
+
+@test "blockIO.weightDevice sets a per-device weight (BFQ)" {
+  dd if=/dev/zero of="$T/backing.img" bs=4096 count=1 status=none
+  dev=$(losetup --find --show "$T/backing.img") || skip "no loop device"
+  sched=/sys/block/${dev#/dev/}/queue/scheduler
+  if ! { grep -qw bfq "$sched" && echo bfq >"$sched"; }; then
+    losetup -d "$dev"
+    skip "BFQ scheduler not available"
+  fi
+  IFS=: read -r major minor <"/sys/block/${dev#/dev/}/dev"
+  cfg '.linux.resources.blockIO = {weight: 333, weightDevice: [{major: $ma, minor: $mi, weight: 444}]}' \
+    --argjson ma "$major" --argjson mi "$minor"
+  start_ctr
+  losetup -d "$dev"
+  weights=$(cg blkio blkio.bfq.weight_device)
+  [[ $weights == *"default 333"* ]] || fail "$weights"
+  [[ $weights == *"$major:$minor 444"* ]] || fail "$weights"
+}
+
+@test "device rules ignore access letters other than r, w, m (runc's reading of \"rwa\")" {
+  cfg '.linux.resources.devices = [{allow: false, access: "rwm"},
+                                   {allow: false, type: "c", major: 1, minor: 11, access: "rwa"}]
+     | .linux.devices = [{path: "/dev/kmsg", type: "c", major: 1, minor: 11}]'
+  start_ctr
+  list=$(cg devices devices.list)
+  [[ $list == *"c 1:3 rwm"* ]] || fail "$list"
+  [[ $list != *"1:11"* ]] || fail "$list"
+  runf rt exec "$CID" sh -c 'head -c 1 /dev/kmsg'
+  [[ $status != 0 ]]
+  [[ $stderr == *"Operation not permitted"* ]] || fail "$stderr"
+}

@@ -65,6 +65,19 @@ expect_state() {
   [[ $(cat "$T/uts") == "$(readlink /proc/$pid/ns/uts)" ]]
 }
 
+@test "the createContainer hook runs in the rootfs: relative paths name container files" {
+  # As runc: hooks that bind-mount into the container (nvidia, hooks.bats of runc)
+  # use paths relative to the rootfs.
+  mkdir -p "$BUNDLE/rootfs/lib"
+  echo from-host >"$T/lib.so"
+  hook createContainer /bin/sh -c "pwd > $T/cwd; touch ./lib/x.so && mount --bind $T/lib.so ./lib/x.so"
+  cfg '.process.args = ["cat", "/lib/x.so"]'
+  runf rt run --bundle "$BUNDLE" "$CID"
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ $(cat "$T/cwd") == "$BUNDLE/rootfs" ]]
+  [[ $output == from-host ]]
+}
+
 @test "startContainer runs in the container at start, poststart after it" {
   record startContainer
   record poststart
@@ -150,4 +163,16 @@ expect_state() {
   runf rt run --bundle "$BUNDLE" "$CID"
   [[ $status != 0 ]]
   [[ ! -e $ROOT/$CID ]]
+}
+
+@test "a hook killed by a signal is reported with the signal's meaning" {
+  # As runc's seccomp.bats: startContainer hooks run under the container's filter.
+  cfg '.process.args = ["true"]
+     | .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW",
+                         syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_KILL"}]}'
+  hook startContainer /bin/sh -c "mkdir /tmp/x"
+  runf rt run --bundle "$BUNDLE" "$CID"
+  [[ $status != 0 ]]
+  [[ $stderr == *"error running hook"*"bad system call"* ]] || fail "$stderr"
+  if is_huskrun; then [[ $stderr == *"killed by signal 31 (bad system call)"* ]] || fail "$stderr"; fi
 }

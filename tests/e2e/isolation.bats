@@ -228,6 +228,22 @@ capmask() {
   [[ $(readlink "/proc/$pid/ns/user") != "$(readlink /proc/self/ns/user)" ]]
 }
 
+@test "a user namespace container gets bind mounts whose source it cannot reach" {
+  # As runc: the source is opened by huskrun on the host, so a 0700 directory
+  # owned by host root on the way does not stop the mount.
+  make_bundle
+  chown -R 100000:100000 "$BUNDLE/rootfs"
+  mkdir -p "$T/locked/dir"
+  echo secret-ok >"$T/locked/dir/f"
+  chmod 700 "$T/locked"
+  cfg '.linux.namespaces += [{type: "user"}]
+     | .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+     | .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+     | .mounts += [{source: $src, destination: "/mnt/in", options: ["bind"]}]' --arg src "$T/locked/dir"
+  in_ctr 'cat /mnt/in/f'
+  [[ $output == secret-ok ]]
+}
+
 @test "sysctls are set inside the container's namespaces" {
   make_bundle
   cfg '.linux.sysctl = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}'

@@ -275,3 +275,19 @@ expect_no_state() {
   done
   [[ $(state_field "$CID" status) == running ]]
 }
+
+@test "--debug --log records the create and exec steps, stderr stays clean" {
+  make_bundle sleep 100
+  runf rt --debug --log "$T/log.json" --log-format json run --detach --bundle "$BUNDLE" "$CID"
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ $stderr != *debug* ]] || fail "debug output on stderr: $stderr"
+  jq -e 'select(.level == "debug")' "$T/log.json" >/dev/null
+  # The steps are named as in runc's debug log, so logs read the same with either.
+  grep -q 'nsexec container setup' "$T/log.json"
+  grep -q 'child process in init()' "$T/log.json"
+  grep -q 'init: closing the pipe to signal completion' "$T/log.json"
+  runf rt --debug --log "$T/exec.log" exec "$CID" true
+  [[ $status == 0 ]] || fail "$stderr"
+  grep -q 'level=debug' "$T/exec.log"
+  grep -q 'setns_init: about to exec' "$T/exec.log"
+}

@@ -210,3 +210,88 @@ seccomp_profile() {
   [[ ! -e $ROOT/$CID ]] || fail "state dir left behind"
   [[ -z $(ls -A "$T/elsewhere") ]]
 }
+
+# start_agent COUNT: tests/lib/seccomp-agent.py on $T/agent.sock, recording to $T/agent.json.
+start_agent() {
+  coproc AGENT { "$HUSK_LIB/seccomp-agent.py" "$T/agent.sock" "$T/agent.json" "$1" 2>&1; }
+  read -r -t 10 ready <&"${AGENT[0]}" && [[ $ready == ready ]] || fail "seccomp agent did not start"
+}
+
+notify_profile() {
+  seccomp_profile '{
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "listenerPath": "'"$T/agent.sock"'",
+    "listenerMetadata": "meta-1",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}'
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY hands the listener and the state to the agent (run)" {
+  for nnp in false true; do
+    rm -f "$T/agent.json" "$T/agent.sock"
+    make_bundle sh -c 'mkdir /tmp/x; echo mkdir=$?'
+    cfg '.root.readonly = false | .process.noNewPrivileges = $n' --argjson n "$nnp"
+    notify_profile
+    start_agent 1
+    runf rt run --bundle "$BUNDLE" "$CID"
+    [[ $status == 0 ]] || fail "noNewPrivileges=$nnp: $stderr"
+    # The agent closed the listener without answering: the call fails with ENOSYS.
+    [[ $output == mkdir=1 ]] || fail "noNewPrivileges=$nnp: $output"
+    [[ ! -e $BUNDLE/rootfs/tmp/x ]]
+    rec=$(cat "$T/agent.json")
+    [[ $(jq -r '.fd_links[0]' <<<"$rec") == "anon_inode:seccomp notify" ]] || fail "$rec"
+    [[ $(jq -c .fds <<<"$rec") == '["seccompFd"]' ]]
+    [[ $(jq -r .metadata <<<"$rec") == meta-1 ]]
+    [[ $(jq -r .state.id <<<"$rec") == "$CID" ]]
+    [[ $(jq -r .state.status <<<"$rec") == creating ]]
+    (($(jq -r .pid <<<"$rec") == $(jq -r .state.pid <<<"$rec")))
+    wait "$AGENT_PID" || true
+  done
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY in exec hands the exec'd process's listener to the agent" {
+  make_bundle sleep 100
+  notify_profile
+  start_agent 2
+  detached run --detach --bundle "$BUNDLE" "$CID"
+  retry 50 0.1 test -s "$T/agent.json"
+  runf rt exec "$CID" sh -c 'mkdir /tmp/y; echo mkdir=$?'
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ $output == mkdir=1 ]]
+  rec=$(sed -n 2p "$T/agent.json")
+  [[ $(jq -r '.fd_links[0]' <<<"$rec") == "anon_inode:seccomp notify" ]] || fail "$rec"
+  [[ $(jq -r .state.status <<<"$rec") == running ]]
+  [[ $(jq -r .state.pid <<<"$rec") == "$(state_field "$CID" pid)" ]]
+  # The process the filter belongs to is the exec'd one, not init.
+  [[ $(jq -r .pid <<<"$rec") != "$(state_field "$CID" pid)" ]]
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY without a listening agent fails create cleanly" {
+  make_bundle true
+  notify_profile
+  runf rt run --bundle "$BUNDLE" "$CID"
+  [[ $status != 0 ]]
+  [[ $stderr == *"failed to connect with seccomp agent"* ]] || fail "$stderr"
+  # runc says "specified in the seccomp profile"; huskrun names the socket.
+  if is_huskrun; then [[ $stderr == *"agent $T/agent.sock"* ]] || fail "$stderr"; fi
+  [[ ! -e $ROOT/$CID ]]
+}
+
+@test "--no-pivot: the host's /proc is not left for a fresh procfs mount" {
+  # As runc's no_pivot.bats: with the host's full procfs still reachable after
+  # chroot, a user namespace in the container could mount an unmasked /proc.
+  make_bundle unshare -mrpf sh -c 'mount -t proc none /proc && echo MOUNTED'
+  cfg '.process.capabilities.bounding += ["CAP_SETFCAP"] | .process.capabilities.permitted += ["CAP_SETFCAP"]'
+  runf rt run --no-pivot --bundle "$BUNDLE" "$CID"
+  [[ $status != 0 ]]
+  [[ $output != *MOUNTED* ]] || fail "procfs mounted: $stderr"
+  [[ $stderr == *"Permission denied"* || $stderr == *"permission denied"* ]] || fail "$stderr"
+}
+
+@test "--no-pivot still runs an ordinary container with its own /proc" {
+  make_bundle sh -c 'echo pid=$$; test -e /proc/self/status && echo proc-ok'
+  runf rt run --no-pivot --bundle "$BUNDLE" "$CID"
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ ${lines[0]} == pid=1 ]]
+  [[ ${lines[1]} == proc-ok ]]
+}

@@ -122,8 +122,8 @@ const Command* FindCommand(std::string_view name) {
   return nullptr;
 }
 
-std::string VersionText() {
-  return fmt::format("huskrun version {}\ncommit: {}\nspec: {}\n", HUSK_VERSION, HUSK_GIT_COMMIT,
+std::string VersionText(std::string_view prog) {
+  return fmt::format("{} version {}\ncommit: {}\nspec: {}\n", prog, HUSK_VERSION, HUSK_GIT_COMMIT,
                      oci::kVersion);
 }
 
@@ -256,17 +256,19 @@ int Main(int argc, char** argv) {
   }
   if (!parsed) return Report(parsed.error(), 1);
 
+  // Help and version name the program as it was called, as urfave/cli does:
+  // installed as "runc", huskrun says "runc version ..." to tools that parse it.
+  std::string_view prog = argc > 0 ? argv[0] : "huskrun";
+  if (size_t slash = prog.rfind('/'); slash != std::string_view::npos)
+    prog.remove_prefix(slash + 1);
   switch (inv.action) {
     case Invocation::Action::kHelp: {
-      std::string_view prog = argc > 0 ? argv[0] : "huskrun";
-      if (size_t slash = prog.rfind('/'); slash != std::string_view::npos)
-        prog.remove_prefix(slash + 1);
       std::string text = inv.command ? CommandHelp(*inv.command, prog) : AppHelp(prog);
       if (auto st = Print(text); !st) return Report(st.error(), 1);
       return 0;
     }
     case Invocation::Action::kVersion:
-      if (auto st = Print(VersionText()); !st) return Report(st.error(), 1);
+      if (auto st = Print(VersionText(prog)); !st) return Report(st.error(), 1);
       return 0;
     case Invocation::Action::kRun:
       break;

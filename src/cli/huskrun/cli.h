@@ -105,7 +105,7 @@ int Main(int argc, char** argv);
 // "runc", the help reads "runc create - ...", which runc's bats help tests look for.
 std::string AppHelp(std::string_view prog = "huskrun");
 std::string CommandHelp(const Command& c, std::string_view prog = "huskrun");
-std::string VersionText();
+std::string VersionText(std::string_view prog = "huskrun");
 
 // Every verb, in runc's help order.
 std::span<const Command* const> Commands();

@@ -67,6 +67,10 @@ class Manager {
 
   // The "data" object of runc's `events --stats`, filled with what the layout offers.
   virtual Result<nlohmann::json> Stats() = 0;
+  // How many times the memory controller hit its limit and had to act (v1: oom_kill of
+  // memory.oom_control; v2: "oom" of memory.events); 0 without a memory controller.
+  // `events` reports an "oom" event whenever it grows.
+  virtual Result<uint64_t> OomCount() = 0;
 
   // One step of making /sys/fs/cgroup inside a container for a spec mount of type
   // "cgroup". The runtime performs them in order.

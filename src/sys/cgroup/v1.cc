@@ -138,15 +138,25 @@ Status SetCpu(const std::string& dir, const oci::CpuResources& c) {
 }
 
 Status SetBlkio(const std::string& dir, const oci::BlockIoResources& b) {
-  // Which weight file exists depends on the I/O scheduler (CFQ vs BFQ); best effort.
+  // Which weight files exist depends on the I/O scheduler (CFQ vs BFQ); as runc,
+  // the CFQ names when blkio.weight exists, else BFQ's.
+  bool cfq = Has(dir, "blkio.weight");
   if (b.weight && *b.weight != 0) {
-    if (Has(dir, "blkio.weight"))
+    if (cfq)
       TRY(Write(dir, "blkio.weight", std::to_string(*b.weight)));
     else if (Has(dir, "blkio.bfq.weight"))
       TRY(Write(dir, "blkio.bfq.weight", std::to_string(*b.weight)));
   }
   if (b.leaf_weight && *b.leaf_weight != 0 && Has(dir, "blkio.leaf_weight"))
     TRY(Write(dir, "blkio.leaf_weight", std::to_string(*b.leaf_weight)));
+  for (const auto& d : b.weight_device) {
+    if (d.weight && *d.weight != 0)
+      TRY(Write(dir, cfq ? "blkio.weight_device" : "blkio.bfq.weight_device",
+                fmt::format("{}:{} {}", d.major, d.minor, *d.weight)));
+    if (d.leaf_weight && *d.leaf_weight != 0)
+      TRY(Write(dir, "blkio.leaf_weight_device",
+                fmt::format("{}:{} {}", d.major, d.minor, *d.leaf_weight)));
+  }
   auto throttle = [&](const char* file,
                       const std::vector<oci::BlockIoResources::DeviceValue>& v) -> Status {
     for (const auto& d : v)
@@ -318,6 +328,15 @@ class V1Manager final : public Manager {
     auto d = StatsV1(dirs);
     if (auto u = UnifiedDir(); !u.empty() && !dirs.count("hugetlb")) d["hugetlb"] = HugetlbV2(u);
     return d;
+  }
+
+  Result<uint64_t> OomCount() override {
+    auto d = Dir("memory");
+    if (d.empty()) return uint64_t{0};
+    auto keyed = TRY(ReadKeyed(d, "memory.oom_control"));
+    // Kernels before 4.13 have no oom_kill: under_oom still says it happened.
+    if (auto it = keyed.find("oom_kill"); it != keyed.end()) return it->second;
+    return keyed["under_oom"];
   }
 
   std::vector<SubMount> ContainerMounts(bool cgroupns) const override {

@@ -99,6 +99,12 @@ Status SetIo(const std::string& dir, const oci::BlockIoResources& b) {
       TRY(Write(dir, "io.weight", "default " + std::to_string(w)));
     }
   }
+  // Per-device weights exist only with BFQ (io.bfq.weight takes "MAJ:MIN W").
+  if (Has(dir, "io.bfq.weight")) {
+    for (const auto& d : b.weight_device)
+      if (d.weight && *d.weight != 0)
+        TRY(Write(dir, "io.bfq.weight", fmt::format("{}:{} {}", d.major, d.minor, *d.weight)));
+  }
   auto throttle = [&](const char* key,
                       const std::vector<oci::BlockIoResources::DeviceValue>& v) -> Status {
     for (const auto& d : v)
@@ -188,6 +194,12 @@ class V2Manager final : public Manager {
   Status Destroy() override { return RemoveCgroupDir(dir_); }
 
   Result<nlohmann::json> Stats() override { return StatsV2(dir_); }
+
+  Result<uint64_t> OomCount() override {
+    if (!Has(dir_, "memory.events")) return uint64_t{0};
+    auto keyed = TRY(ReadKeyed(dir_, "memory.events"));
+    return keyed["oom"];
+  }
 
   std::vector<SubMount> ContainerMounts(bool cgroupns) const override {
     if (cgroupns) return {{"cgroup", "cgroup2", "", "", MS_NOSUID | MS_NODEV | MS_NOEXEC}};
