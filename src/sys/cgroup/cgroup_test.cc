@@ -2,6 +2,7 @@
 // cgroup, /husk-test-<pid>-<n>, and removes it even when an assertion fails.
 #include "sys/cgroup/cgroup.h"
 
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "sys/cgroup/device_bpf.h"
 #include "sys/cgroup/internal.h"
 
 namespace husk::cgroup {
@@ -261,16 +263,54 @@ TEST_P(CgroupManager, RejectedValueNamesFileAndValue) {
   }
 }
 
+// 0 or the errno of open(path, flags) in a child moved into m's cgroup.
+int OpenInCgroup(Manager& m, const char* path, int flags) {
+  int go[2], res[2];
+  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(res, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(1);
+    int fd = ::open(path, flags | O_CLOEXEC);
+    int r = fd < 0 ? errno : 0;
+    (void)!::write(res[1], &r, sizeof r);
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  ::close(res[1]);
+  int r = -1;
+  if (m.AddProcess(pid).ok() && ::write(go[1], "x", 1) == 1 &&
+      ::read(res[0], &r, sizeof r) != sizeof r)
+    r = -1;
+  ::close(go[1]);
+  ::close(res[0]);
+  ::waitpid(pid, nullptr, 0);
+  return r;
+}
+
 TEST_P(CgroupManager, DeviceRules) {
   oci::Resources r;
   r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
   r.devices.push_back({true, "c", 1, 3, "rwm"});
   r.devices.push_back({true, "c", 136, std::nullopt, "rw"});
   auto st = m_->Apply(r);
-  // v2 would need eBPF: the rules are skipped without failing.
   ASSERT_TRUE(st.ok()) << st.error().message();
-  if (V2() || Dir("devices").empty()) return;
-  EXPECT_EQ(ReadBack("devices", "devices.list"), "c 1:3 rwm\nc 136:* rw");
+  if (V2()) {
+    // An eBPF program on the cgroup; applying again (update) replaces it.
+    EXPECT_EQ(AttachedDevicePrograms(Dir(""))->size(), 1u);
+    st = m_->Apply(r);
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    EXPECT_EQ(AttachedDevicePrograms(Dir(""))->size(), 1u);
+    // Limits without devices (update --memory) leave the filter alone.
+    ASSERT_TRUE(m_->Apply(oci::Resources{}).ok());
+    EXPECT_EQ(AttachedDevicePrograms(Dir(""))->size(), 1u);
+  } else if (!Dir("devices").empty()) {
+    EXPECT_EQ(ReadBack("devices", "devices.list"), "c 1:3 rwm\nc 136:* rw");
+  } else {
+    return;
+  }
+  EXPECT_EQ(OpenInCgroup(*m_, "/dev/null", O_RDWR), 0);
+  EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_RDONLY), EPERM);
 }
 
 TEST_P(CgroupManager, HugetlbLimit) {
