@@ -11,17 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include "sys/test_child.h"
+
 namespace husk::caps {
 namespace {
 
-// Runs fn in a forked child; returns its exit status (or 255 if it died).
-int InChild(const std::function<int()>& fn) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(fn());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-}
+using husk::testutil::InChild;
 
 // A hex mask from /proc/self/status, e.g. field "CapBnd".
 uint64_t StatusMask(const std::string& field) {

@@ -8,16 +8,12 @@
 
 namespace husk::sys {
 
-int SendFdNoAlloc(int sock, int fd, const char* name) {
-  if (fd < 0) return -EBADF;
-  size_t len = name == nullptr ? 0 : strlen(name);
-  if (len > kMaxFdNameLen) return -ENAMETOOLONG;
-  static const char kNul = '\0';
-  const char* data = len == 0 ? &kNul : name;
-  if (len == 0) len = 1;
+namespace {
 
+// One sendmsg(2) of len bytes with fd as SCM_RIGHTS; the bytes sent or -errno.
+ssize_t SendWithFd(int sock, const void* data, size_t len, int fd) {
   iovec iov;
-  iov.iov_base = const_cast<char*>(data);
+  iov.iov_base = const_cast<void*>(data);
   iov.iov_len = len;
   // A union keeps the control buffer aligned for cmsghdr.
   union {
@@ -36,12 +32,24 @@ int SendFdNoAlloc(int sock, int fd, const char* name) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-
   ssize_t n;
   do {
     n = sendmsg(sock, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
+  return n < 0 ? -errno : n;
+}
+
+}  // namespace
+
+int SendFdNoAlloc(int sock, int fd, const char* name) {
+  if (fd < 0) return -EBADF;
+  size_t len = name == nullptr ? 0 : strlen(name);
+  if (len > kMaxFdNameLen) return -ENAMETOOLONG;
+  static const char kNul = '\0';
+  const char* data = len == 0 ? &kNul : name;
+  if (len == 0) len = 1;
+  ssize_t n = SendWithFd(sock, data, len, fd);
+  if (n < 0) return static_cast<int>(n);
   // A stream socket may take part of the name; the fd rode on the first
   // byte, the rest goes as plain data so the receiver sees the whole name.
   size_t sent = static_cast<size_t>(n);
@@ -58,30 +66,8 @@ int SendFdNoAlloc(int sock, int fd, const char* name) {
 
 int SendMsgFdNoAlloc(int sock, const void* data, size_t len, int fd) {
   if (fd < 0) return -EBADF;
-  iovec iov;
-  iov.iov_base = const_cast<void*>(data);
-  iov.iov_len = len;
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
+  ssize_t n = SendWithFd(sock, data, len, fd);
+  if (n < 0) return static_cast<int>(n);
   return static_cast<size_t>(n) == len ? 0 : -EMSGSIZE;
 }
 

@@ -11,18 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include "sys/test_child.h"
+
 #include "sys/seccomp.h"
 
 namespace husk::sys {
 namespace {
 
-int InChild(const std::function<int()>& fn) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(fn());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using husk::testutil::InChild;
 
 // -errno of a raw syscall, or its (non-negative) result.
 long Raw(long nr) {

@@ -15,18 +15,14 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include "sys/test_child.h"
 
 namespace husk::sys {
 namespace {
 
-int InChild(const std::function<int()>& fn) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(fn());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using husk::testutil::InChild;
 
 // mkdirat(2) by raw syscall, so libc cannot pick another syscall; -errno or 0.
 int RawMkdirat(const std::string& path, mode_t mode) {
