@@ -17,9 +17,13 @@ bool Init(const std::string& path, Format format, bool debug);
 // True when logs go to a file rather than stderr.
 bool ToFile();
 void Write(Level level, std::string_view msg);
+// Whether --debug is on: debug lines are not even formatted otherwise (the
+// create path has several, and every container start would pay for them).
+bool DebugEnabled();
 
 template <typename... Args>
 void Debugf(fmt::format_string<Args...> f, Args&&... a) {
+  if (!DebugEnabled()) return;
   Write(Level::kDebug, fmt::format(f, std::forward<Args>(a)...));
 }
 template <typename... Args>
