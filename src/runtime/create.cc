@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +14,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/time.h"
 #include "runtime/console.h"
 #include "runtime/hooks.h"
@@ -113,9 +113,17 @@ Status PrepareParentNamespaces(const oci::Linux& lx) {
   return Ok();
 }
 
+// The name of the effective user, from /etc/passwd itself: huskrun is linked
+// statically and uses no NSS (as runc, which reads the file too).
 std::string OwnerName() {
-  struct passwd* pw = ::getpwuid(::geteuid());
-  return pw ? pw->pw_name : std::to_string(::geteuid());
+  uid_t uid = ::geteuid();
+  if (auto text = fs::ReadFile("/etc/passwd"); text.ok()) {
+    for (auto& line : strings::Split(*text, '\n')) {
+      auto f = strings::Split(line, ':');
+      if (f.size() >= 3 && !f[0].empty() && strings::ParseUint(f[2]) == uid) return f[0];
+    }
+  }
+  return std::to_string(uid);
 }
 
 }  // namespace
@@ -154,6 +162,17 @@ Status ParentChannel::SendBytes(const std::string& data) {
   if (::send(fd, data.data(), data.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(data.size()))
     return ErrnoErr("send state to container init");
   return Ok();
+}
+
+Status ParentChannel::PreferChildError(Status failed) {
+  if (failed) return failed;
+  Message m{};
+  ssize_t n = ::recv(fd, &m, sizeof m, MSG_DONTWAIT);
+  if (n == static_cast<ssize_t>(sizeof m) && m.type == MsgType::kError) {
+    m.text[sizeof m.text - 1] = 0;
+    return Error{m.err, m.text};
+  }
+  return failed;
 }
 
 Status ParentChannel::Expect(MsgType want) {
@@ -249,11 +268,13 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   auto cg_owned = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
   TRY(cg_owned->Create());
   // A cgroup someone froze would freeze init mid-setup: refuse it, and leave it
-  // alone (it is not ours to remove).
-  if (auto frozen = cg_owned->Frozen(); frozen.ok() && *frozen)
-    return Err("container's cgroup unexpectedly frozen");
-  if (auto pids = cg_owned->Pids(); pids.ok() && !pids->empty())
-    log::Warnf("container's cgroup is not empty: {} process(es) found", pids->size());
+  // alone (it is not ours to remove). One we just made is neither.
+  if (!cg_owned->MadeByCreate()) {
+    if (auto frozen = cg_owned->Frozen(); frozen.ok() && *frozen)
+      return Err("container's cgroup unexpectedly frozen");
+    if (auto pids = cg_owned->Pids(); pids.ok() && !pids->empty())
+      log::Warnf("container's cgroup is not empty: {} process(es) found", pids->size());
+  }
   rollback.cg = std::move(cg_owned);
   cgroup::Manager* cg = rollback.cg.get();
 
@@ -294,6 +315,15 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
 
   // Debug lines name the steps as runc's do, so that logs (and runc's tests)
   // read the same with either runtime.
+  ContainerState st;
+  st.id = o.id;
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.created = time::Rfc3339Nano(time::Now());
+  st.owner = OwnerName();
+  st.annotations = spec.annotations;
+  st.cgroup_path = cg->path();
+
   log::Debugf("nsexec container setup: clone flags {:#x}", plan.clone_flags);
   TRY(PrepareParentNamespaces(lx));
   auto cgfd = TRY(cg->OpenForClone());
@@ -308,18 +338,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   console.reset();
 
   ParentChannel ch{parent_end.get(), pid, {}};
-  TRY(cg->AddProcess(pid));
   if (plan.clone_flags & CLONE_NEWUSER) TRY(WriteIdMaps(pid, lx));
 
-  ContainerState st;
-  st.id = o.id;
   st.init_pid = pid;
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.created = time::Rfc3339Nano(time::Now());
-  st.owner = OwnerName();
-  st.annotations = spec.annotations;
-  st.cgroup_path = cg->path();
   std::string state_json = StateToJson(st, ContainerStatus::kCreating);
   if (state_json.size() > plan.state_buf.size()) return Err("state JSON is too large");
   if (lx.seccomp)
@@ -339,6 +360,11 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
     if (!src) return ErrnoErr("open bind source {}", m.source);
     TRY(ch.SendFd(MsgType::kMountSource, src.get()));
   }
+  // Joining the cgroups (v1: a write per hierarchy) overlaps with the child
+  // building the rootfs; it waits for kCgroupJoined before it can matter.
+  Status joined = cg->AddProcess(pid);
+  if (joined) joined = ch.Send(MsgType::kCgroupJoined);
+  TRY(ch.PreferChildError(std::move(joined)));
   log::Debugf("child process in init(): pid {}", pid);
   TRY(ch.Expect(MsgType::kMountsDone));
   // Limits apply once the rootfs is built, as with runc: init must be able to
@@ -358,6 +384,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   if (!pid_file.empty()) TRY(fs::WriteFileAtomic(pid_file, std::to_string(pid), 0644));
   rollback.armed = false;
   created.pid = pid;
+  created.state = std::move(st);
+  created.hooks = std::move(spec.hooks);
+  created.cgroup = std::move(rollback.cg);
   return created;
 }
 

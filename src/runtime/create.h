@@ -5,12 +5,16 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "oci/spec.h"
 #include "runtime/protocol.h"
 #include "runtime/runtime.h"
+#include "runtime/state.h"
+#include "sys/cgroup/cgroup.h"
 
 namespace husk::runtime {
 
@@ -19,12 +23,28 @@ struct CreatedContainer {
   // With proxy_terminal and a terminal but no --console-socket: our end of the
   // socket the child sends the pty master over.
   UniqueFd console;
+  // What state.json now says, the spec's hooks and the container's cgroup:
+  // `run` starts, waits for and removes the container with these instead of
+  // reading them back from the state dir.
+  ContainerState state;
+  oci::Hooks hooks;
+  std::unique_ptr<cgroup::Manager> cgroup;
 };
 
 // Creates the container. With proxy_terminal (foreground run), a terminal
 // without --console-socket goes to a socketpair of ours instead.
 Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOptions& o,
                                          bool proxy_terminal);
+
+// The halves of `start` and `delete` that `run` shares once it holds the
+// container's state. StartCreated releases init from exec.fifo, optionally waits
+// until it has exec'd, and runs the poststart hooks. RemoveStopped removes the
+// cgroup of a container whose init is gone, runs the poststop hooks and removes
+// the state dir.
+Status StartCreated(const StateStore& store, const ContainerState& st,
+                    const std::vector<oci::Hook>& poststart, bool wait_for_exec);
+Status RemoveStopped(const StateStore& store, const ContainerState& st, cgroup::Manager* cg,
+                     const std::vector<oci::Hook>& poststop);
 
 // Sends every message of a state JSON over the sync socket and waits for the
 // child's answer; shared with exec.
@@ -41,6 +61,10 @@ struct ParentChannel {
   Status SendBytes(const std::string& data);
   // A message of type t carrying fd (SCM_RIGHTS).
   Status SendFd(MsgType t, int fd);
+  // When `failed` is an error, a kError the child queued before it died is the
+  // better explanation (our write to its cgroup or socket failed because it was
+  // gone): that is returned instead. Does not block.
+  Status PreferChildError(Status failed);
 };
 
 // Sends the seccomp listener fd with runc's ContainerProcessState JSON to the

@@ -247,9 +247,14 @@ void ChildMain(InitPlan& p) noexcept {
     Die(p, &err);
   }
   if (!p.is_exec) {
-    if (p.new_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0) {
-      ChildFail(&err, errno, "unshare cgroup namespace");
-      Die(p, &err);
+    // The parent joins us to the cgroups while we build the rootfs; a cgroup
+    // namespace must be rooted at the container's cgroup, so it waits for that.
+    if (p.new_cgroupns) {
+      if (Expect(p, MsgType::kCgroupJoined, &err) != 0) Die(p, &err);
+      if (::unshare(CLONE_NEWCGROUP) != 0) {
+        ChildFail(&err, errno, "unshare cgroup namespace");
+        Die(p, &err);
+      }
     }
     if (p.hostname && ::sethostname(p.hostname->data(), p.hostname->size()) != 0) {
       ChildFail(&err, errno, "sethostname");
@@ -260,6 +265,7 @@ void ChildMain(InitPlan& p) noexcept {
       Die(p, &err);
     }
     if (SetupRootfsNoAlloc(p, &err) != 0) Die(p, &err);
+    if (!p.new_cgroupns && Expect(p, MsgType::kCgroupJoined, &err) != 0) Die(p, &err);
     if (Send(p, MsgType::kMountsDone, &err) != 0) Die(p, &err);
     if (Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
     // As runc: createContainer hooks run in the rootfs (relative paths in them

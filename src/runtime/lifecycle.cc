@@ -13,6 +13,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "runtime/create.h"
 #include "runtime/hooks.h"
 #include "runtime/runtime.h"
 #include "runtime/state.h"
@@ -69,6 +70,31 @@ Status KillProcesses(const ContainerState& st, int sig, bool all) {
 
 }  // namespace
 
+Status StartCreated(const StateStore& store, const ContainerState& st,
+                    const std::vector<oci::Hook>& poststart, bool wait_for_exec) {
+  const std::string& id = st.id;
+  std::string fifo = store.FifoPath(id);
+  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENXIO) return Err("start {}: container init is gone", id);
+    return ErrnoErr("start {}: open {}", id, fifo);
+  }
+  // Unlink first: from now on the status reads "running".
+  ::unlink(fifo.c_str());
+  if (::write(fd.get(), "0", 1) != 1) return ErrnoErr("start {}: write {}", id, fifo);
+  fd.reset();
+  if (wait_for_exec) WaitForExec(st.init_pid);
+  if (!poststart.empty()) {
+    std::string state = StateToJson(st, ContainerStatus::kRunning);
+    // As runc: a failing poststart hook stops the container and fails start.
+    if (auto r = RunHooks(poststart, "poststart", state); !r) {
+      ::kill(st.init_pid, SIGKILL);
+      return std::move(r).error().wrap("start " + id);
+    }
+  }
+  return Ok();
+}
+
 Status Start(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "start");
@@ -80,27 +106,9 @@ Status Start(const GlobalOptions& g, const std::string& id) {
     default:
       return Err("start {}: cannot start a container in state \"{}\"", id, StatusName(c.status));
   }
-  std::string fifo = store.FifoPath(id);
-  UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENXIO) return Err("start {}: container init is gone", id);
-    return ErrnoErr("start {}: open {}", id, fifo);
-  }
-  // Unlink first: from now on the status reads "running".
-  ::unlink(fifo.c_str());
-  if (::write(fd.get(), "0", 1) != 1) return ErrnoErr("start {}: write {}", id, fifo);
-  fd.reset();
-  WaitForExec(c.state.init_pid);
   auto spec = store.LoadConfig(id);
-  if (spec.ok()) {
-    std::string state = StateToJson(c.state, ContainerStatus::kRunning);
-    // As runc: a failing poststart hook stops the container and fails start.
-    if (auto st = RunHooks(spec->hooks.poststart, "poststart", state); !st) {
-      ::kill(c.state.init_pid, SIGKILL);
-      return std::move(st).error().wrap("start " + id);
-    }
-  }
-  return Ok();
+  return StartCreated(store, c.state, spec.ok() ? spec->hooks.poststart : std::vector<oci::Hook>{},
+                      true);
 }
 
 Result<std::string> StateJson(const GlobalOptions& g, const std::string& id) {
@@ -154,13 +162,12 @@ Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
       return Err("delete {}: cannot delete a container that is {} (use --force)", id,
                  StatusName(c.status));
   }
+  std::unique_ptr<cgroup::Manager> cg;
+  if (!c.state.cgroup_path.empty()) {
+    if (auto l = cgroup::Load(c.state.cgroup_path); l.ok()) cg = std::move(*l);
+  }
   if (c.status != ContainerStatus::kStopped) {
     // A created container is simply destroyed, as runc does.
-    std::unique_ptr<cgroup::Manager> cg;
-    if (!c.state.cgroup_path.empty()) {
-      auto l = cgroup::Load(c.state.cgroup_path);
-      if (l) cg = std::move(*l);
-    }
     if (cg) {
       (void)cg->KillAll(SIGKILL);
       if (c.status == ContainerStatus::kPaused) (void)cg->Thaw();
@@ -169,15 +176,21 @@ Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
     if (!WaitGone(c.state, 10000))
       return Err("delete {}: init {} did not die", id, c.state.init_pid);
   }
-  if (!c.state.cgroup_path.empty()) {
-    if (auto cg = cgroup::Load(c.state.cgroup_path); cg.ok()) {
-      if (auto st = (*cg)->Destroy(); !st) log::Warnf("delete {}: {}", id, st.error().message());
-    }
+  auto spec = store.LoadConfig(id);
+  return RemoveStopped(store, c.state, cg.get(),
+                       spec.ok() ? spec->hooks.poststop : std::vector<oci::Hook>{});
+}
+
+Status RemoveStopped(const StateStore& store, const ContainerState& st, cgroup::Manager* cg,
+                     const std::vector<oci::Hook>& poststop) {
+  const std::string& id = st.id;
+  if (cg) {
+    if (auto r = cg->Destroy(); !r) log::Warnf("delete {}: {}", id, r.error().message());
   }
-  if (auto spec = store.LoadConfig(id); spec.ok() && !spec->hooks.poststop.empty()) {
-    std::string state = StateToJson(c.state, ContainerStatus::kStopped);
-    if (auto st = RunHooks(spec->hooks.poststop, "poststop", state); !st)
-      log::Warnf("delete {}: {}", id, st.error().message());
+  if (!poststop.empty()) {
+    std::string state = StateToJson(st, ContainerStatus::kStopped);
+    if (auto r = RunHooks(poststop, "poststop", state); !r)
+      log::Warnf("delete {}: {}", id, r.error().message());
   }
   return store.Remove(id).wrap("delete " + id);
 }

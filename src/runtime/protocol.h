@@ -8,12 +8,14 @@
 //   parent (huskrun create)                      child (container init)
 //   ───────────────────────                      ──────────────────────
 //   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts, waits for kGo
-//   cgroup.procs (v1), uid/gid maps
+//   uid/gid maps
 //   kGo (+ state JSON for hooks) ─────────────▶
 //   [kMountSource + fd, per userns bind] ─────▶  setresuid(0), setns(joined),
-//                                                 session keyring, rlimits,
-//                                                 oom_score_adj, unshare(cgroup),
-//                                                 hostname, mounts, devices
+//   cgroup.procs (v1)                             session keyring, rlimits,
+//   kCgroupJoined ────────────────────────────▶  oom_score_adj, [kCgroupJoined,
+//                                                 unshare(cgroup)], hostname,
+//                                                 mounts, devices,
+//                                                 [kCgroupJoined]
 //                              ◀──────────────── kMountsDone
 //   cgroup limits, prestart + createRuntime hooks
 //   kHooksDone ───────────────────────────────▶  createContainer hooks,
@@ -54,6 +56,10 @@ enum class MsgType : uint32_t {
   // After kGo (and the state), one per bind mount that has source_from_parent,
   // in plan order: the source opened by the parent (SCM_RIGHTS).
   kMountSource = 8,
+  // The parent put the child in its cgroups (v1; on v2 clone3 did). The child
+  // waits for it before unsharing its cgroup namespace, or else before
+  // kMountsDone: it builds the rootfs meanwhile.
+  kCgroupJoined = 9,
 };
 
 inline const char* MsgName(MsgType t) {
@@ -74,6 +80,8 @@ inline const char* MsgName(MsgType t) {
       return "seccomp-done";
     case MsgType::kMountSource:
       return "mount-source";
+    case MsgType::kCgroupJoined:
+      return "cgroup-joined";
   }
   return "unknown";
 }

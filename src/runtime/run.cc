@@ -46,7 +46,9 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   UniqueFd master;
   if (created.console) master = TRY_CTX(ReceiveMaster(created.console.get()), "run {}", o.id);
   if (!o.detach) InstallForwarding(created.pid);
-  if (auto st = Start(g, o.id); !st) {
+  StateStore store(g.root);
+  // In the foreground we wait for init anyway: no need to see it exec first.
+  if (auto st = StartCreated(store, created.state, created.hooks.poststart, o.detach); !st) {
     if (auto d = Delete(g, o.id, true); !d) log::Warnf("{}", d.error().message());
     return std::move(st).error();
   }
@@ -63,9 +65,11 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   g_forward_pid = 0;
   int code = ExitCode(status);
   if (!o.keep) {
-    if (auto st = Delete(g, o.id, true); !st) log::Warnf("{}", st.error().message());
+    // Init is gone: what is left is `delete` of a stopped container.
+    if (auto st = RemoveStopped(store, created.state, created.cgroup.get(), created.hooks.poststop);
+        !st)
+      log::Warnf("{}", st.error().message());
   } else {
-    StateStore store(g.root);
     if (auto st = store.Load(o.id); st.ok()) {
       st->stopped_on_record = true;
       (void)store.Save(*st);

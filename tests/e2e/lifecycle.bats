@@ -266,6 +266,21 @@ expect_no_state() {
   expect_no_state "$CID"
 }
 
+@test "a mount that fails while the cgroups are joined: its error, and nothing left" {
+  # init builds the rootfs while huskrun writes its cgroup.procs: an early mount
+  # failure must still be reported as itself, not as a broken sync socket.
+  make_bundle true
+  cfg '.mounts += [{"destination": "/bad", "type": "nosuchfs", "source": "none"}]'
+  for i in 1 2 3 4 5; do
+    runf rt create --bundle "$BUNDLE" "$CID"
+    [[ $status != 0 ]]
+    expect_one_error_line
+    [[ $stderr == *nosuchfs* || $stderr == */bad* ]] || fail "$stderr"
+    expect_no_state "$CID"
+    [[ ! -e /sys/fs/cgroup/pids/huskrun/$CID && ! -e /sys/fs/cgroup/huskrun/$CID ]]
+  done
+}
+
 @test "kill with an unknown signal fails with one line and leaves the container" {
   make_bundle sleep 100
   detached run --detach --bundle "$BUNDLE" "$CID"
@@ -290,4 +305,13 @@ expect_no_state() {
   [[ $status == 0 ]] || fail "$stderr"
   grep -q 'level=debug' "$T/exec.log"
   grep -q 'setns_init: about to exec' "$T/exec.log"
+}
+
+@test "huskrun loads no shared library" {
+  is_huskrun || skip "checks huskrun's own linking"
+  # No PT_INTERP and no DT_NEEDED: nothing for a dynamic loader to do on a start.
+  run readelf -ld "$RUNTIME"
+  [[ $status == 0 ]]
+  ! grep -q "Requesting program interpreter" <<<"$output"
+  ! grep -q "(NEEDED)" <<<"$output"
 }

@@ -41,6 +41,9 @@ class Manager {
 
   // mkdir -p in every hierarchy used. On hybrid the unified directory is best effort.
   virtual Status Create() = 0;
+  // After Create: whether it made the leaf directory in every hierarchy, so
+  // nothing can be in the cgroup yet (nobody froze it, no process is in it).
+  virtual bool MadeByCreate() const = 0;
   // Writes the limits; used at create and by `update`. Controllers that are not mounted
   // are skipped.
   virtual Status Apply(const oci::Resources& r) = 0;

@@ -184,6 +184,23 @@ TEST_P(CgroupManager, CreateMakesEveryHierarchy) {
   }
 }
 
+// Create says whether it made the cgroup: create skips its frozen/not-empty
+// checks only for one it made. A second Create of the same path, and Create of
+// a nested path whose parents are missing, report correctly.
+TEST_P(CgroupManager, MadeByCreateTellsNewFromExisting) {
+  EXPECT_TRUE(m_->MadeByCreate());
+  auto again = Make(path_);
+  ASSERT_TRUE(again->Create().ok());
+  EXPECT_FALSE(again->MadeByCreate());
+  auto nested = Make(path_ + "/a/b");
+  auto st = nested->Create();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_TRUE(nested->MadeByCreate());
+  // Destroy of the outer cgroup removes the nested ones too (rmdir answers EBUSY first).
+  ASSERT_TRUE(m_->Destroy().ok());
+  EXPECT_FALSE(fs::Exists(Dir("pids").empty() ? Dir("memory") : Dir("pids")));
+}
+
 TEST_P(CgroupManager, ApplyWritesLimits) {
   if (Lacks("memory.max") || Lacks("cpu.max") || Lacks("pids.max"))
     GTEST_SKIP() << "memory, cpu or pids controller not offered";

@@ -118,17 +118,28 @@ void EnableControllers(const std::string& dir) {
 
 }  // namespace
 
-Status MkdirEnabling(const std::string& root, const std::string& path) {
+Status MkdirEnabling(const std::string& root, const std::string& path, bool* made_leaf) {
   // Controllers must be enabled in every ancestor's subtree_control for the leaf to
   // get their files; the leaf itself stays without, as it will hold processes.
   std::string cur = root;
+  bool made = false;
   for (const auto& part : strings::Split(path, '/')) {
     if (part.empty()) continue;
     EnableControllers(cur);
     cur = fs::Join(cur, part);
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoErr("mkdir {}", cur);
+    made = ::mkdir(cur.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) return ErrnoErr("mkdir {}", cur);
   }
+  if (made_leaf) *made_leaf = made;
   return Ok();
+}
+
+Status MkdirLeafFirst(const std::string& dir, bool* made) {
+  *made = ::mkdir(dir.c_str(), 0755) == 0;
+  if (*made || errno == EEXIST) return Ok();
+  if (errno != ENOENT) return ErrnoErr("mkdir {}", dir);
+  *made = true;
+  return fs::MkdirAll(dir, 0755);
 }
 
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir) {
@@ -138,6 +149,10 @@ Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir) {
 }
 
 Status RemoveCgroupDir(const std::string& dir) {
+  // Most are empty leaves by now: one rmdir. A cgroup with sub-cgroups (or
+  // processes still exiting) answers EBUSY.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Ok();
+  if (errno != EBUSY) return ErrnoErr("rmdir {}", dir);
   for (const auto& sub : TRY(SubDirs(dir))) TRY(RemoveCgroupDir(fs::Join(dir, sub)));
   // Doubling waits, about 1.3 s in all: long enough for killed processes to be reaped.
   auto wait = std::chrono::milliseconds(10);

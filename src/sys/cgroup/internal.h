@@ -54,7 +54,10 @@ bool Has(const std::string& dir, std::string_view file);
 
 // v2: mkdir -p root+path, enabling every available controller in the subtree_control
 // of each ancestor on the way (best effort, see files.cc).
-Status MkdirEnabling(const std::string& root, const std::string& path);
+Status MkdirEnabling(const std::string& root, const std::string& path, bool* made_leaf = nullptr);
+// mkdir -p that tries the leaf first (the parents usually exist); *made is set
+// when the leaf did not exist before.
+Status MkdirLeafFirst(const std::string& dir, bool* made);
 
 // The pids in dir/cgroup.procs and in every sub-cgroup below it. An absent dir has none.
 Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir);

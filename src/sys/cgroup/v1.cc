@@ -37,15 +37,18 @@ Status InheritCpuset(const std::string& parent, const std::string& dir) {
   return Ok();
 }
 
-Status MkdirCpuset(const std::string& mountpoint, const std::string& path) {
+Status MkdirCpuset(const std::string& mountpoint, const std::string& path, bool* made_leaf) {
   std::string parent = mountpoint;
+  bool made = false;
   for (const auto& part : strings::Split(path, '/')) {
     if (part.empty()) continue;
     std::string dir = fs::Join(parent, part);
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoErr("mkdir {}", dir);
+    made = ::mkdir(dir.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) return ErrnoErr("mkdir {}", dir);
     TRY(InheritCpuset(parent, dir));
     parent = dir;
   }
+  *made_leaf = made;
   return Ok();
 }
 
@@ -195,10 +198,13 @@ class V1Manager final : public Manager {
   const std::string& path() const override { return path_; }
 
   Status Create() override {
+    made_ = true;
     for (const auto& h : mounts_.v1) {
       bool cpuset = std::count(h.controllers.begin(), h.controllers.end(), "cpuset") > 0;
-      auto st = cpuset ? MkdirCpuset(h.mountpoint, path_) : fs::MkdirAll(Dir(h));
+      bool made = false;
+      auto st = cpuset ? MkdirCpuset(h.mountpoint, path_, &made) : MkdirLeafFirst(Dir(h), &made);
       if (!st) return std::move(st).wrap(fmt::format("create cgroup {}", path_));
+      made_ = made_ && made;
     }
     if (auto u = UnifiedDir(); !u.empty()) {
       // Enabling controllers matters when a controller lives only in the unified
@@ -208,6 +214,8 @@ class V1Manager final : public Manager {
     }
     return Ok();
   }
+
+  bool MadeByCreate() const override { return made_; }
 
   Status Apply(const oci::Resources& r) override {
     if (!r.unified.empty())
@@ -387,6 +395,7 @@ class V1Manager final : public Manager {
   Mounts mounts_;
   Layout layout_;
   std::string path_;
+  bool made_ = false;
 };
 
 }  // namespace

@@ -141,8 +141,9 @@ class V2Manager final : public Manager {
   const std::string& path() const override { return path_; }
 
   Status Create() override {
-    return MkdirEnabling(root_, path_).wrap(fmt::format("create cgroup {}", path_));
+    return MkdirEnabling(root_, path_, &made_).wrap(fmt::format("create cgroup {}", path_));
   }
+  bool MadeByCreate() const override { return made_; }
 
   Status Apply(const oci::Resources& r) override {
     if (r.cpu) TRY(SetCpu(dir_, *r.cpu));
@@ -228,6 +229,7 @@ class V2Manager final : public Manager {
 
   std::string root_;
   std::string path_;
+  bool made_ = false;
   std::string dir_;
 };
 
