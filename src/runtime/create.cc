@@ -365,6 +365,8 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   Status joined = cg->AddProcess(pid);
   if (joined) joined = ch.Send(MsgType::kCgroupJoined);
   TRY(ch.PreferChildError(std::move(joined)));
+  // Unread until state.json exists; written while the child mounts.
+  TRY(store.SaveConfig(o.id, config_text));
   log::Debugf("child process in init(): pid {}", pid);
   TRY(ch.Expect(MsgType::kMountsDone));
   // Limits apply once the rootfs is built, as with runc: init must be able to
@@ -379,7 +381,6 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   log::Debugf("init: closing the pipe to signal completion (pid {} waits on exec.fifo)", pid);
 
   st.init_start_time = ProcessStartTime(pid);
-  TRY(store.SaveConfig(o.id, config_text));
   TRY(store.Save(st));
   if (!pid_file.empty()) TRY(fs::WriteFileAtomic(pid_file, std::to_string(pid), 0644));
   rollback.armed = false;

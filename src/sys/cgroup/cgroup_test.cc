@@ -330,6 +330,46 @@ TEST_P(CgroupManager, DeviceRules) {
   EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_RDONLY), EPERM);
 }
 
+// v1 `update` of the device rules changes only what differs: a process that
+// keeps its access to /dev/null is never refused it while the rules flip back
+// and forth (a deny-all first, as before, made such opens fail now and then).
+TEST_P(CgroupManager, DeviceUpdateNeverRefusesKeptAccess) {
+  if (V2() || Dir("devices").empty()) GTEST_SKIP() << "v1 devices controller only";
+  oci::Resources a, b;
+  for (auto* r : {&a, &b}) {
+    r->devices.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
+    r->devices.push_back({true, "c", 1, 3, "rwm"});
+  }
+  b.devices.push_back({true, "c", 1, 7, "r"});
+  ASSERT_TRUE(m_->Apply(a).ok());
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(2);
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+    while (std::chrono::steady_clock::now() < end) {
+      int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (fd < 0) ::_exit(1);
+      ::close(fd);
+    }
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  ASSERT_TRUE(m_->AddProcess(pid).ok());
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  ::close(go[1]);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(m_->Apply(i % 2 ? a : b).ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "an open of /dev/null failed";
+  ASSERT_TRUE(m_->Apply(b).ok());
+  EXPECT_EQ(ReadBack("devices", "devices.list"), "c 1:3 rwm\nc 1:7 r");
+  EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_RDONLY), 0);
+  EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_WRONLY), EPERM);
+}
+
 TEST_P(CgroupManager, HugetlbLimit) {
   auto sizes = internal::HugePageSizes();
   if (sizes.empty()) GTEST_SKIP() << "no huge pages";

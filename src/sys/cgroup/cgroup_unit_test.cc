@@ -154,3 +154,58 @@ TEST(CgroupV2Files, ApplyMapping) {
 
 }  // namespace
 }  // namespace husk::cgroup
+
+namespace husk::cgroup {
+namespace {
+
+using internal::DeviceWrite;
+using internal::MinimalDeviceTransitions;
+
+oci::DeviceCgroupRule Dev(bool allow, std::string type, std::optional<int64_t> major,
+                          std::optional<int64_t> minor, std::string access) {
+  return {allow, std::move(type), major, minor, std::move(access)};
+}
+
+TEST(DeviceTransitions, AllowAllModeStartsOver) {
+  std::vector<oci::DeviceCgroupRule> rules = {Dev(false, "a", {}, {}, "rwm"),
+                                              Dev(true, "c", 1, 3, "rwm")};
+  EXPECT_FALSE(MinimalDeviceTransitions("a *:* rwm\n", rules).has_value());
+}
+
+TEST(DeviceTransitions, OnlyTheDifferenceAllowFirst) {
+  // Keeps /dev/null, adds rw to 10:200 and drops /dev/zero: no deny-all, and
+  // the allow comes before the deny.
+  std::string list = "c 1:3 rwm\nc 1:5 rwm\nc 136:* rwm\n";
+  std::vector<oci::DeviceCgroupRule> rules = {
+      Dev(false, "a", {}, {}, "rwm"), Dev(true, "c", 10, 200, "rw"), Dev(true, "c", 1, 3, "rwm"),
+      Dev(true, "c", 136, {}, "rwm")};
+  auto w = MinimalDeviceTransitions(list, rules);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(*w, (std::vector<DeviceWrite>{{true, "c 10:200 rw"}, {false, "c 1:5 rwm"}}));
+}
+
+TEST(DeviceTransitions, PartialAccessAndLaterDenies) {
+  // The spec narrows 1:3 to "r" by a later deny of "wm"; the list had rwm.
+  std::string list = "c 1:3 rwm\n";
+  std::vector<oci::DeviceCgroupRule> rules = {
+      Dev(false, "", {}, {}, ""), Dev(true, "c", 1, 3, "rwm"), Dev(false, "c", 1, 3, "wm")};
+  auto w = MinimalDeviceTransitions(list, rules);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(*w, (std::vector<DeviceWrite>{{false, "c 1:3 wm"}}));
+}
+
+TEST(DeviceTransitions, SamePolicyWritesNothing) {
+  std::vector<oci::DeviceCgroupRule> rules = {Dev(false, "a", {}, {}, "rwm"),
+                                              Dev(true, "b", 8, {}, "r")};
+  auto w = MinimalDeviceTransitions("b 8:* r\n", rules);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_TRUE(w->empty());
+}
+
+TEST(DeviceTransitions, AllowAllRuleOrPartialTypeAStartsOver) {
+  EXPECT_FALSE(MinimalDeviceTransitions("c 1:3 rwm\n", {Dev(true, "a", {}, {}, "rwm")}));
+  EXPECT_FALSE(MinimalDeviceTransitions("c 1:3 rwm\n", {Dev(false, "a", {}, {}, "w")}));
+}
+
+}  // namespace
+}  // namespace husk::cgroup

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
+#include "oci/spec.h"
 #include "sys/cgroup/cgroup.h"
 
 namespace husk::cgroup::internal {
@@ -31,6 +32,21 @@ struct Mounts {
   std::vector<Hierarchy> v1;
   std::optional<Hierarchy> v2;
 };
+
+// One write to a v1 devices.allow (allow) or devices.deny file.
+struct DeviceWrite {
+  bool allow = false;
+  std::string rule;  // "c 1:3 rw"
+  bool operator==(const DeviceWrite&) const = default;
+};
+// The writes that take a v1 devices cgroup whose devices.list reads `current`
+// to the policy of `rules` (applied in order from deny-all) with no moment in
+// which an access allowed both before and after is refused: new access is
+// allowed first, then what must go is denied, entry by entry. nullopt when
+// that cannot be planned exactly (the cgroup allows everything by default, or a
+// rule would switch to allow-all): the caller then starts from deny-all.
+std::optional<std::vector<DeviceWrite>> MinimalDeviceTransitions(
+    std::string_view current, const std::vector<oci::DeviceCgroupRule>& rules);
 
 // Parses /proc/self/mountinfo text. One entry per hierarchy: bind mounts of a hierarchy
 // already seen are dropped, preferring the mount under /sys/fs/cgroup.

@@ -182,7 +182,17 @@ std::string DeviceRule(const oci::DeviceCgroupRule& r) {
 }
 
 Status SetDevices(const std::string& dir, const std::vector<oci::DeviceCgroupRule>& rules) {
-  // Start from deny-all so that the rules, applied in order, are the whole policy.
+  // An update of a running container changes only what differs, allowing before
+  // denying, so that nothing it keeps is refused meanwhile.
+  if (auto list = fs::ReadFile(dir + "/devices.list"); list.ok()) {
+    if (auto writes = MinimalDeviceTransitions(*list, rules)) {
+      for (const auto& w : *writes)
+        TRY(Write(dir, w.allow ? "devices.allow" : "devices.deny", w.rule));
+      return Ok();
+    }
+  }
+  // Otherwise (a new cgroup allows all) start from deny-all, so that the
+  // rules, applied in order, are the whole policy.
   TRY(Write(dir, "devices.deny", "a"));
   for (const auto& r : rules)
     TRY(Write(dir, r.allow ? "devices.allow" : "devices.deny", DeviceRule(r)));
