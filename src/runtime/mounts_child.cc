@@ -169,15 +169,11 @@ int DoRemount(int rootfd, const MountStep& m, Message* err) {
   return 0;
 }
 
-// Opens the parent directory of `path` inside the root (created if needed) and
-// points *base at the last component.
-int OpenParent(int rootfd, const char* path, char* dir, size_t dir_len, const char** base,
-               Message* err) {
-  if (!SplitPathNoAlloc(path, dir, dir_len, base))
-    return ChildFail(err, ENAMETOOLONG, "path ", path);
+// Opens a directory inside the root (created if needed) for mknodat and
+// symlinkat, which take no O_PATH fd.
+int OpenDirInRoot(int rootfd, const char* dir, Message* err) {
   int fd = sys::MkdirAllInRootNoAlloc(rootfd, dir, 0755);
   if (fd < 0) return ChildFail(err, -fd, "create directory ", dir);
-  // O_PATH fds can't be used with mknodat/symlinkat: reopen as a directory.
   char fdp[32];
   sys::FdPathNoAlloc(fd, fdp, sizeof fdp);
   int dfd = ::open(fdp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -187,18 +183,47 @@ int OpenParent(int rootfd, const char* path, char* dir, size_t dir_len, const ch
   return dfd;
 }
 
-int DoSymlink(int rootfd, const char* link_text, const char* path, Message* err) {
-  char dir[PATH_MAX];
+// The parent directory of the path last asked for, kept open while the next
+// path has the same one: the devices and links of /dev then cost one open.
+// Only for steps between which nothing is mounted over such a directory.
+class ParentDirs {
+ public:
+  ParentDirs() { dir_[0] = 0; }
+  ~ParentDirs() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ParentDirs(const ParentDirs&) = delete;
+  ParentDirs& operator=(const ParentDirs&) = delete;
+
+  // The fd of path's parent inside the root (not to be closed), *base its last
+  // component; -1 after reporting the error.
+  int Open(int rootfd, const char* path, const char** base, Message* err) {
+    char dir[PATH_MAX];
+    if (!SplitPathNoAlloc(path, dir, sizeof dir, base))
+      return ChildFail(err, ENAMETOOLONG, "path ", path);
+    if (fd_ >= 0 && strcmp(dir, dir_) == 0) return fd_;
+    if (fd_ >= 0) ::close(fd_);
+    dir_[0] = 0;
+    fd_ = OpenDirInRoot(rootfd, dir, err);
+    if (fd_ >= 0) memcpy(dir_, dir, strlen(dir) + 1);
+    return fd_;
+  }
+
+ private:
+  char dir_[PATH_MAX];
+  int fd_ = -1;
+};
+
+int DoSymlink(int rootfd, ParentDirs& dirs, const char* link_text, const char* path, Message* err) {
   const char* base = nullptr;
-  int dfd = OpenParent(rootfd, path, dir, sizeof dir, &base, err);
+  int dfd = dirs.Open(rootfd, path, &base, err);
   if (dfd < 0) return -1;
-  FdGuard g{dfd};
   if (::symlinkat(link_text, dfd, base) != 0 && errno != EEXIST)
     return ChildFail(err, errno, "symlink ", path, " -> ", link_text);
   return 0;
 }
 
-int DoDevice(int rootfd, const DeviceStep& d, Message* err) {
+int DoDevice(int rootfd, ParentDirs& dirs, const DeviceStep& d, Message* err) {
   if (d.bind_from_host) {
     MountTarget point;
     if (point.Adopt(sys::CreateFileInRootNoAlloc(rootfd, d.path.c_str(), 0644),
@@ -208,11 +233,9 @@ int DoDevice(int rootfd, const DeviceStep& d, Message* err) {
       return ChildFail(err, errno, "bind device ", d.path.c_str());
     return 0;
   }
-  char dir[PATH_MAX];
   const char* base = nullptr;
-  int dfd = OpenParent(rootfd, d.path.c_str(), dir, sizeof dir, &base, err);
+  int dfd = dirs.Open(rootfd, d.path.c_str(), &base, err);
   if (dfd < 0) return -1;
-  FdGuard g{dfd};
   if (::mknodat(dfd, base, d.mode, d.dev) != 0) {
     if (errno != EEXIST) return ChildFail(err, errno, "mknod ", d.path.c_str());
     // Something is already there (an image may ship /dev/null as a file): replace it.
@@ -228,23 +251,22 @@ int DoDevice(int rootfd, const DeviceStep& d, Message* err) {
 }
 
 int SetupDev(int rootfd, const InitPlan& p, Message* err) {
+  ParentDirs dirs;
   for (auto& d : p.devices)
-    if (DoDevice(rootfd, d, err) != 0) return -1;
+    if (DoDevice(rootfd, dirs, d, err) != 0) return -1;
   static const char* const kLinks[][2] = {{"/proc/self/fd", "/dev/fd"},
                                           {"/proc/self/fd/0", "/dev/stdin"},
                                           {"/proc/self/fd/1", "/dev/stdout"},
                                           {"/proc/self/fd/2", "/dev/stderr"}};
   for (auto& l : kLinks)
-    if (DoSymlink(rootfd, l[0], l[1], err) != 0) return -1;
+    if (DoSymlink(rootfd, dirs, l[0], l[1], err) != 0) return -1;
   // /dev/ptmx must be the container's devpts instance, not the host's.
   int pts = sys::OpenInRootNoAlloc(rootfd, "/dev/pts/ptmx", O_PATH | O_NOFOLLOW);
   if (pts >= 0) {
     ::close(pts);
-    char dir[PATH_MAX];
     const char* base = nullptr;
-    int dfd = OpenParent(rootfd, "/dev/ptmx", dir, sizeof dir, &base, err);
+    int dfd = dirs.Open(rootfd, "/dev/ptmx", &base, err);
     if (dfd < 0) return -1;
-    FdGuard g{dfd};
     ::unlinkat(dfd, base, 0);
     if (::symlinkat("pts/ptmx", dfd, base) != 0) return ChildFail(err, errno, "symlink /dev/ptmx");
   }
@@ -293,9 +315,12 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
       case MountStep::Kind::kMount:
         r = DoMount(rootfd, m, err);
         break;
-      case MountStep::Kind::kSymlink:
-        r = DoSymlink(rootfd, m.source.c_str(), m.dest.c_str(), err);
+      case MountStep::Kind::kSymlink: {
+        // Not kept across steps: a later mount may cover the directory.
+        ParentDirs dirs;
+        r = DoSymlink(rootfd, dirs, m.source.c_str(), m.dest.c_str(), err);
         break;
+      }
       case MountStep::Kind::kRemount:
         r = DoRemount(rootfd, m, err);
         break;
