@@ -326,7 +326,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
 
   log::Debugf("nsexec container setup: clone flags {:#x}", plan.clone_flags);
   TRY(PrepareParentNamespaces(lx));
-  auto cgfd = TRY(cg->OpenForClone());
+  auto cgfd = TRY(cg->OpenForClone({}));
   pid_t pid = Clone3(plan.clone_flags, cgfd.get());
   if (pid < 0 && cgfd.valid()) pid = Clone3(plan.clone_flags, -1);
   if (pid < 0) return ErrnoErr("clone container init");

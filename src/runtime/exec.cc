@@ -119,10 +119,14 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   plan.preserve_fds = o.preserve_fds;
 
   std::unique_ptr<cgroup::Manager> cg;
+  cgroup::SubCgroups sub = TRY_CTX(cgroup::ParseSubCgroups(o.cgroups), "exec {}", o.id);
   UniqueFd cgfd;
   if (!st.cgroup_path.empty()) {
     cg = TRY_CTX(cgroup::Load(st.cgroup_path), "exec {}", o.id);
-    cgfd = TRY(cg->OpenForClone());
+    // A (sub-)cgroup that can't be opened is reported by AddProcessTo, in runc's words.
+    if (auto fd = cg->OpenForClone(sub); fd) cgfd = std::move(*fd);
+  } else if (!sub.empty()) {
+    return Err("exec {}: --cgroup: the container has no cgroup", o.id);
   }
   // Step names as in runc's debug log (see create.cc).
   log::Debugf("nsexec container setup: joining {} namespaces of pid {}", plan.joins.size(),
@@ -139,8 +143,9 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     ::waitpid(pid, nullptr, 0);
     return e.wrap("exec " + o.id);
   };
+  // Before kGo: the child runs nothing of the user's until it is in its cgroup.
   if (cg) {
-    if (auto r = cg->AddProcess(pid); !r) return fail(std::move(r).error());
+    if (auto r = cg->AddProcessTo(pid, sub, st.init_pid); !r) return fail(std::move(r).error());
   }
   ParentChannel ch{parent_end.get(), pid, {}};
   if (lx.seccomp)

@@ -84,6 +84,9 @@ struct ExecOptions {
   bool detach = false;
   std::string pid_file;
   int preserve_fds = 0;
+  // --cgroup values, "[controller[,controller...]:]path": run in these sub-cgroups of the
+  // container's cgroup (see cgroup::ParseSubCgroups).
+  std::vector<std::string> cgroups;
 };
 // exec: runs a process in a running container; returns its exit status
 // (0 at once with detach).

@@ -135,3 +135,160 @@ ex() {
   [[ $(state_field "$CID" status) == running ]]
   [[ -d /proc/$PID ]]
 }
+
+# --cgroup: runc's exec into sub-cgroups of the container's cgroup. The container made no
+# sub-cgroups itself (its cgroupfs is read-only), so the tests make them from the host.
+
+# rel: the container's cgroup path, the same in every hierarchy.
+rel() {
+  awk -F: '$2 == "pids" { print $3 }' "/proc/$PID/cgroup"
+}
+
+# in_output CONTROLLER: the cgroup an exec'd `cat /proc/self/cgroup` printed for a v1
+# controller ("" for the cgroup2 line).
+in_output() {
+  if [[ -z $1 ]]; then
+    awk -F: '$1 == "0" { print $3 }' <<<"$output"
+    return
+  fi
+  awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' <<<"$output"
+}
+
+# mk_sub NAME DIR...: NAME below each of the container's cgroup directories; a new cpuset
+# cgroup gets its parent's cpus and mems (it starts empty).
+mk_sub() {
+  local name=$1 d
+  shift
+  for d in "$@"; do
+    mkdir -p "$d/$name"
+    if [[ -e $d/cpuset.cpus ]]; then
+      cat "$d/cpuset.cpus" >"$d/$name/cpuset.cpus"
+      cat "$d/cpuset.mems" >"$d/$name/cpuset.mems"
+    fi
+  done
+}
+
+# The container's directory in every v1 hierarchy (named ones such as name=systemd too).
+v1_dirs() {
+  local mp
+  for mp in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup") print $5; break } }' /proc/self/mountinfo); do
+    echo "$mp$(rel)"
+  done
+}
+
+# The v1 controllers of this host's hierarchies (name=... ones excepted).
+v1_controllers() {
+  awk -F: '$1 != "0" && $2 !~ /^name=/ { n = split($2, a, ","); for (i = 1; i <= n; i++) print a[i] }' "/proc/$PID/cgroup"
+}
+
+@test "exec --cgroup PATH runs in that sub-cgroup of every hierarchy" {
+  grep -q '^[1-9][0-9]*:[a-z]' "/proc/$PID/cgroup" || skip "no cgroup v1 controllers here"
+  R=$(rel)
+  mapfile -t ctls < <(v1_controllers)
+  mapfile -t dirs < <(v1_dirs)
+  mk_sub sub "${dirs[@]}"
+  ex --cgroup sub "$CID" cat /proc/self/cgroup
+  [[ $status == 0 ]] || fail "$stderr"
+  for c in "${ctls[@]}"; do
+    [[ $(in_output "$c") == "$R/sub" ]] || fail "$c: $output"
+  done
+  # Hybrid: the cgroup2 side has no "sub", so the container's own cgroup there; with one,
+  # that one.
+  if [[ -d /sys/fs/cgroup/unified$R ]]; then
+    [[ $(in_output "") == "$R" ]] || fail "$output"
+    mkdir "/sys/fs/cgroup/unified$R/sub"
+    ex --cgroup /sub/ "$CID" cat /proc/self/cgroup
+    [[ $status == 0 ]] || fail "$stderr"
+    [[ $(in_output "") == "$R/sub" ]] || fail "$output"
+  fi
+  # "/" is the container's cgroup, as without --cgroup.
+  ex --cgroup / "$CID" cat /proc/self/cgroup
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ -z $(grep -v ":$R\$" <<<"$output") ]] || fail "$output"
+}
+
+@test "exec --cgroup CONTROLLER,...:PATH moves only those controllers" {
+  for c in memory cpu cpuacct pids; do
+    [[ -n $(host_cgroup "$PID" "$c") ]] || skip "no v1 $c controller"
+  done
+  R=$(rel)
+  mk_sub submem "$(host_cgroup "$PID" memory)"
+  mk_sub subcpu "$(host_cgroup "$PID" cpu)" "$(host_cgroup "$PID" cpuacct)"
+  ex --cgroup memory:submem --cgroup cpu,cpuacct:subcpu "$CID" cat /proc/self/cgroup
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ $(in_output memory) == "$R/submem" ]] || fail "$output"
+  [[ $(in_output cpu) == "$R/subcpu" ]] || fail "$output"
+  [[ $(in_output cpuacct) == "$R/subcpu" ]] || fail "$output"
+  [[ $(in_output pids) == "$R" ]] || fail "$output"
+  # What the process touches is charged to the sub-cgroup.
+  ex --cgroup memory:submem "$CID" true
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ $(cat "$(host_cgroup "$PID" memory)/submem/memory.max_usage_in_bytes") -gt 0 ]]
+}
+
+@test "exec --cgroup refuses .., missing sub-cgroups and unknown controllers" {
+  ex --cgroup .. "$CID" true
+  [[ $status == 255 ]] || fail "$status: $stderr"
+  [[ $stderr == *" .. is not a sub cgroup path"* ]] || fail "$stderr"
+  ((${#stderr_lines[@]} == 1)) || fail "$stderr"
+  ex --cgroup memory:sub/../../x "$CID" true
+  [[ $stderr == *" sub/../../x is not a sub cgroup path"* ]] || fail "$stderr"
+
+  ex --cgroup nonexistent "$CID" true
+  [[ $status == 255 ]] || fail "$status: $stderr"
+  [[ $stderr == *" adding pid "*"/nonexistent/cgroup.procs: no such file or directory"* ]] || fail "$stderr"
+  ((${#stderr_lines[@]} == 1)) || fail "$stderr"
+  ex --cgroup pids:nonexistent "$CID" true
+  [[ $stderr == *" adding pid "*"/pids$(rel)/nonexistent/cgroup.procs: no such file "* ]] || fail "$stderr"
+
+  ex --cgroup whaaat:/ "$CID" true
+  [[ $status == 255 ]] || fail "$status: $stderr"
+  [[ $stderr == *'unknown controller "whaaat"'* ]] || fail "$stderr"
+  ex --cgroup a --cgroup memory:b "$CID" true
+  [[ $stderr == *"invalid --cgroup argument: a (missing <controller>: prefix)"* ]] || fail "$stderr"
+  # None of them left a process behind.
+  [[ $(cat "$(host_cgroup "$PID" pids)/cgroup.procs") == "$PID" ]]
+}
+
+# On a cgroup v2 host huskrun uses its v2 manager: a mount namespace where only the
+# cgroup2 hierarchy is mounted at /sys/fs/cgroup looks like one (see cgroups.bats).
+@test "cgroup v2: exec --cgroup, and init's cgroup when the container's may hold no process" {
+  is_huskrun || skip "drives huskrun's v2 manager through a cgroup2-only mount namespace"
+  [[ -d /sys/fs/cgroup/unified ]] || skip "no cgroup2 hierarchy beside v1"
+  cat >"$T/v2.sh" <<'EOF'
+set -u
+mount --make-rprivate /
+for m in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | sort -r); do
+  umount -l "$m"
+done
+! mountpoint -q /sys/fs/cgroup || umount -l /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup
+rt() { timeout -k 5 60 "$RUNTIME" --root "$ROOT" "$@"; }
+trap 'rt delete -f "$CID" >/dev/null 2>&1' EXIT
+rt run --detach --bundle "$BUNDLE" "$CID" </dev/null >/dev/null || exit 1
+dir=/sys/fs/cgroup/huskrun/$CID
+pid=$(rt state "$CID" | jq .pid)
+mkdir "$dir/sub"
+rt exec --cgroup sub "$CID" cat /proc/self/cgroup 2>&1 | sed 's/^/sub: /'
+rt exec --cgroup memory:sub "$CID" true 2>&1 | sed 's/^/controller: /'
+rt exec --cgroup nonexistent "$CID" true 2>&1 | sed 's/^/missing: /'
+# init moves down, then a domain controller (hugetlb, the one this host's cgroup2 side
+# offers) is enabled for the sub-cgroups: the container's own cgroup can't take processes.
+mkdir "$dir/foobar"
+echo "$pid" >"$dir/foobar/cgroup.procs"
+grep -qw hugetlb "$dir/cgroup.controllers" && echo +hugetlb >"$dir/cgroup.subtree_control" ||
+  echo "no domain controller"
+rt exec "$CID" cat /proc/self/cgroup 2>&1 | sed 's/^/implicit: /'
+rt exec --cgroup / "$CID" true 2>&1 | sed 's/^/root: /'
+rt exec --cgroup foobar "$CID" cat /proc/self/cgroup 2>&1 | sed 's/^/foobar: /'
+EOF
+  run env RUNTIME="$RUNTIME" ROOT="$T/state-v2" BUNDLE="$BUNDLE" CID="$CID-v2" unshare -m bash "$T/v2.sh"
+  [[ $status == 0 ]] || fail "$output"
+  [[ $output == *"sub: 0::/huskrun/$CID-v2/sub"* ]] || fail "$output"
+  [[ $output == *'controller: '*'unknown controller "memory"'* ]] || fail "$output"
+  [[ $output == *"missing: "*" adding pid "*"/nonexistent/cgroup.procs: no such file or directory"* ]] || fail "$output"
+  [[ $output != *"no domain controller"* ]] || skip "no domain controller on the cgroup2 side: $output"
+  [[ $output == *"implicit: 0::/huskrun/$CID-v2/foobar"* ]] || fail "$output"
+  [[ $output == *"root: "*" adding pid "*" to cgroups"*"/cgroup.procs: device or resource busy"* ]] || fail "$output"
+  [[ $output == *"foobar: 0::/huskrun/$CID-v2/foobar"* ]] || fail "$output"
+}

@@ -1,5 +1,11 @@
 #include "cli/huskrun/cli.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include "base/fs.h"
 
 using namespace husk;
 using namespace husk::cli;
@@ -46,6 +52,31 @@ TEST(Flags, LastWinsAndLists) {
   EXPECT_EQ(*o->uid, 2u);
   EXPECT_EQ(*o->gid, 3u);
   EXPECT_EQ(o->args, (std::vector<std::string>{"sh", "-c", "x"}));
+}
+
+TEST(Flags, ExecCgroupsKeepOrderAndApplyToProcessFiles) {
+  // Parsed by runtime::Exec (cgroup::ParseSubCgroups); the CLI passes them in order, after
+  // the container id the command's own --cgroup is the command's.
+  auto inv = Parse(
+      {"exec", "--cgroup", "memory:a", "--cgroup=cpu,cpuacct:b", "c1", "ls", "--cgroup", "x"});
+  ASSERT_TRUE(inv.ok());
+  auto o = ExecOptionsFromFlags(inv->flags);
+  ASSERT_TRUE(o.ok()) << o.error().message();
+  EXPECT_EQ(o->cgroups, (std::vector<std::string>{"memory:a", "cpu,cpuacct:b"}));
+  EXPECT_EQ(o->args, (std::vector<std::string>{"ls", "--cgroup", "x"}));
+
+  char tmpl[] = "/tmp/husk-cli-test-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ASSERT_TRUE(fs::WriteFile(tmpl, R"({"args": ["true"], "cwd": "/"})").ok());
+  inv = Parse({"exec", "--cgroup", "sub", "-p", tmpl, "c1"});
+  ASSERT_TRUE(inv.ok());
+  o = ExecOptionsFromFlags(inv->flags);
+  ::unlink(tmpl);
+  ASSERT_TRUE(o.ok()) << o.error().message();
+  EXPECT_TRUE(o->process);
+  EXPECT_EQ(o->cgroups, (std::vector<std::string>{"sub"}));
 }
 
 TEST(Flags, Interspersed) {

@@ -32,7 +32,7 @@ constexpr Flag kFlags[] = {
     {"preserve-fds", "", FlagType::kInt,
      "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "0"},
     {"cgroup", "", FlagType::kList,
-     "run the process in an (existing) sub-cgroup(s) (not supported yet)"},
+     "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
     {"ignore-paused", "", FlagType::kBool, "allow exec in a paused container"},
 };
 
@@ -62,8 +62,7 @@ Result<runtime::ExecOptions> ExecOptionsFromFlags(const ParsedFlags& f) {
   if (n < 0 || n > INT_MAX - 3)
     return Err("--preserve-fds {}: must be between 0 and {}", n, INT_MAX - 3);
   o.preserve_fds = static_cast<int>(n);
-  // Silently running in the container's own cgroup would defeat the caller's accounting.
-  if (!f.All("cgroup").empty()) return Err("--cgroup is not supported by huskrun exec");
+  o.cgroups = f.All("cgroup");
 
   if (std::string path = f.Get("process"); !path.empty()) {
     std::string json = TRY(fs::ReadFile(path));

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,17 @@ enum class Layout { kLegacy, kHybrid, kUnified };
 const char* LayoutName(Layout l);
 
 Result<Layout> DetectLayout();
+
+// Where below the container's cgroup an exec'd process goes (runc's `exec --cgroup`).
+// Keys are controller names as mounted ("memory", "name=systemd"), or "" for every
+// hierarchy (on v2 the only key there is); values are clean relative paths below the
+// container's cgroup, "" being the container's cgroup itself. Empty: no --cgroup given.
+using SubCgroups = std::map<std::string, std::string>;
+
+// Parses exec --cgroup values, each "[controller[,controller...]:]path". A path without
+// controllers must be the only value; for a controller named twice the last one wins.
+// A path that leaves the container's cgroup is refused: "../x is not a sub cgroup path".
+Result<SubCgroups> ParseSubCgroups(const std::vector<std::string>& args);
 
 class Manager {
  public:
@@ -49,9 +61,20 @@ class Manager {
   virtual Status Apply(const oci::Resources& r) = 0;
   // Moves pid into the cgroup in every hierarchy.
   virtual Status AddProcess(pid_t pid) = 0;
-  // v2: an O_PATH|O_DIRECTORY fd of the cgroup directory, for clone3(CLONE_INTO_CGROUP).
-  // v1 and hybrid: an invalid UniqueFd (not an error); use AddProcess instead.
-  virtual Result<UniqueFd> OpenForClone() = 0;
+  // exec: moves pid into the container's cgroup, or into the sub-cgroups sub names (see
+  // SubCgroups; a hierarchy sub does not name stays in the container's cgroup). Errors
+  // read as runc's, Go's lower-case errno text included, since callers match on them:
+  //   adding pid 42 to cgroups: open /sys/fs/cgroup/memory/c1/x/cgroup.procs: no such
+  //   file or directory
+  // and `unknown controller "x"` for a controller not mounted (on v2, any controller).
+  // On v2 with an empty sub, a cgroup that may not hold processes (EBUSY: the container
+  // enabled domain controllers for its own sub-cgroups) falls back to the cgroup of
+  // init (when > 0 and inside the container's), as runc does.
+  virtual Status AddProcessTo(pid_t pid, const SubCgroups& sub, pid_t init) = 0;
+  // v2: an O_PATH|O_DIRECTORY fd of the cgroup directory (or of the sub-cgroup sub names,
+  // for exec), for clone3(CLONE_INTO_CGROUP).
+  // v1 and hybrid: an invalid UniqueFd (not an error); use AddProcess(To) instead.
+  virtual Result<UniqueFd> OpenForClone(const SubCgroups& sub) = 0;
 
   // Both wait until the kernel reports the new state.
   virtual Status Freeze() = 0;

@@ -392,7 +392,7 @@ TEST_P(CgroupManager, HugetlbLimit) {
 }
 
 TEST_P(CgroupManager, CloneIntoCgroup) {
-  auto fd = m_->OpenForClone();
+  auto fd = m_->OpenForClone({});
   ASSERT_TRUE(fd.ok()) << fd.error().message();
   if (!V2()) {
     EXPECT_FALSE(fd->valid());  // v1: the caller uses AddProcess

@@ -68,6 +68,18 @@ Result<uint64_t> ReadUint(const std::string& dir, std::string_view file);
 Result<std::map<std::string, uint64_t>> ReadKeyed(const std::string& dir, std::string_view file);
 bool Has(const std::string& dir, std::string_view file);
 
+// exec --cgroup (subcgroup.cc).
+// Writes pid to dir/cgroup.procs. Errors name the step ("open DIR/cgroup.procs" or
+// "write DIR/cgroup.procs") and carry the errno.
+Status EnterCgroup(const std::string& dir, pid_t pid);
+// An EnterCgroup failure of exec worded as runc's (see Manager::AddProcessTo). Its errno
+// text is part of the message, in Go's lower case, so the code is 0.
+Error JoinError(pid_t pid, const Error& e);
+// dir, or dir/sub for a non-empty sub (a clean relative path from SubCgroups).
+std::string SubDir(const std::string& dir, const std::string& sub);
+// The cgroup2 directory of pid (its "0::" line of /proc/PID/cgroup under root).
+Result<std::string> UnifiedDirOf(const std::string& root, pid_t pid);
+
 // v2: mkdir -p root+path, enabling every available controller in the subtree_control
 // of each ancestor on the way (best effort, see files.cc).
 Status MkdirEnabling(const std::string& root, const std::string& path, bool* made_leaf = nullptr);

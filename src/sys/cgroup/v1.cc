@@ -265,7 +265,23 @@ class V1Manager final : public Manager {
     return Ok();
   }
 
-  Result<UniqueFd> OpenForClone() override { return UniqueFd(); }
+  Status AddProcessTo(pid_t pid, const SubCgroups& sub, pid_t /*init*/) override {
+    auto dirs = TRY(ExecDirs(sub));
+    for (const auto& d : dirs)
+      if (auto st = EnterCgroup(d, pid); !st) return JoinError(pid, st.error());
+    if (auto u = UnifiedDir(); !u.empty() && fs::IsDir(u)) {
+      // Best effort, as in AddProcess: a sub-cgroup named for every hierarchy, when the
+      // unified side has it too, else the container's own.
+      auto all = sub.find("");
+      std::string d = all == sub.end() ? u : SubDir(u, all->second);
+      auto st = EnterCgroup(d, pid);
+      if (!st && d != u) st = EnterCgroup(u, pid);
+      if (!st) log::Debugf("cgroup: unified hierarchy not joined: {}", st.error().message());
+    }
+    return Ok();
+  }
+
+  Result<UniqueFd> OpenForClone(const SubCgroups& /*sub*/) override { return UniqueFd(); }
 
   Status Freeze() override {
     auto d = TRY(FreezerDir());
@@ -391,6 +407,37 @@ class V1Manager final : public Manager {
       if (std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end())
         return Dir(h);
     return "";
+  }
+  // exec's directory in each hierarchy, in mounts_.v1 order: the sub-cgroup named for one
+  // of its controllers, else the one named for all (""), else the container's.
+  Result<std::vector<std::string>> ExecDirs(const SubCgroups& sub) const {
+    for (const auto& kv : sub) {
+      const std::string& c = kv.first;
+      if (!c.empty() && Dir(c).empty()) {
+        std::vector<std::string> known;
+        for (const auto& h : mounts_.v1)
+          known.insert(known.end(), h.controllers.begin(), h.controllers.end());
+        return Err("unknown controller \"{}\" (mounted: {})", c, strings::Join(known, ", "));
+      }
+    }
+    auto all = sub.find("");
+    std::vector<std::string> dirs;
+    for (const auto& h : mounts_.v1) {
+      std::string rel = all == sub.end() ? "" : all->second;
+      const std::string* by = nullptr;
+      for (const auto& c : h.controllers) {
+        auto it = sub.find(c);
+        if (it == sub.end()) continue;
+        // One directory per hierarchy: co-mounted controllers (cpu,cpuacct) go together.
+        if (by && it->second != rel)
+          return Err("controllers {} and {} share a hierarchy: give them the same sub-cgroup", *by,
+                     c);
+        rel = it->second;
+        by = &c;
+      }
+      dirs.push_back(SubDir(Dir(h), rel));
+    }
+    return dirs;
   }
   std::string UnifiedDir() const {
     if (layout_ != Layout::kHybrid || !mounts_.v2) return "";

@@ -159,9 +159,27 @@ class V2Manager final : public Manager {
 
   Status AddProcess(pid_t pid) override { return Write(dir_, "cgroup.procs", std::to_string(pid)); }
 
-  Result<UniqueFd> OpenForClone() override {
-    UniqueFd fd(::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) return ErrnoErr("open {}", dir_);
+  Status AddProcessTo(pid_t pid, const SubCgroups& sub, pid_t init) override {
+    std::string dir = TRY(ExecDir(sub));
+    auto st = EnterCgroup(dir, pid);
+    if (!st && st.error().code == EBUSY && sub.empty() && init > 0) {
+      // The container enabled domain controllers for its sub-cgroups, so its own cgroup
+      // may hold no process; init has moved down into one of them. So does exec (runc).
+      // An explicit --cgroup, even "/", means that cgroup and no other.
+      auto from = UnifiedDirOf(root_, init);
+      if (from && (*from == dir_ || strings::StartsWith(*from, dir_ + "/"))) {
+        log::Debugf("cgroup: {}; joining init's cgroup {}", st.error().message(), *from);
+        st = EnterCgroup(*from, pid);
+      }
+    }
+    if (!st) return JoinError(pid, st.error());
+    return Ok();
+  }
+
+  Result<UniqueFd> OpenForClone(const SubCgroups& sub) override {
+    std::string dir = TRY(ExecDir(sub));
+    UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return ErrnoErr("open {}", dir);
     return fd;
   }
 
@@ -207,6 +225,18 @@ class V2Manager final : public Manager {
   }
 
  private:
+  // One hierarchy: only a sub-cgroup for every controller ("") can be named.
+  Result<std::string> ExecDir(const SubCgroups& sub) const {
+    for (const auto& kv : sub)
+      if (!kv.first.empty())
+        return Err(
+            "unknown controller \"{}\" (cgroup v2 has one hierarchy: name the sub-cgroup "
+            "without controllers)",
+            kv.first);
+    auto all = sub.find("");
+    return all == sub.end() ? dir_ : SubDir(dir_, all->second);
+  }
+
   Status SetDevices(const std::vector<oci::DeviceCgroupRule>& rules) {
     auto st = SetDeviceFilter(dir_, rules);
     // Loading BPF takes CAP_BPF or CAP_SYS_ADMIN. Without them (rootless, in a delegated
