@@ -23,6 +23,7 @@
 #include "runtime/state.h"
 #include "sys/cgroup/cgroup.h"
 #include "sys/fdpass.h"
+#include "sys/ns_switch.h"
 
 namespace husk::runtime {
 
@@ -90,29 +91,6 @@ Status WriteIdMaps(pid_t pid, const oci::Linux& lx) {
   return Ok();
 }
 
-// Joins the pid and time namespaces of the spec (they apply to children) or
-// makes a new time namespace with its offsets, before clone.
-Status PrepareParentNamespaces(const oci::Linux& lx) {
-  for (auto& ns : lx.namespaces) {
-    if (ns.type != "pid" && ns.type != "time") continue;
-    int flag = NamespaceFlag(ns.type);
-    if (!ns.path.empty()) {
-      UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd) return ErrnoErr("open {} namespace {}", ns.type, ns.path);
-      if (::setns(fd.get(), flag) != 0) return ErrnoErr("join {} namespace {}", ns.type, ns.path);
-    } else if (ns.type == "time") {
-      if (::unshare(flag) != 0) return ErrnoErr("unshare time namespace");
-      std::string offsets;
-      for (auto& [clock, off] : lx.time_offsets)
-        offsets +=
-            clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-      if (!offsets.empty())
-        TRY(fs::WriteFile("/proc/self/timens_offsets", offsets).wrap("set time offsets"));
-    }
-  }
-  return Ok();
-}
-
 // The name of the effective user, from /etc/passwd itself: huskrun is linked
 // statically and uses no NSS (as runc, which reads the file too).
 std::string OwnerName() {
@@ -137,9 +115,35 @@ Result<UniqueFd> ConnectConsole(const std::string& path) {
 pid_t Clone3(uint64_t flags, int cgroup_fd) {
   struct clone_args args {};
   args.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-  args.exit_signal = SIGCHLD;
+  // CLONE_PARENT takes our exit signal; the kernel refuses another.
+  args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
   if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+Result<pid_t> CloneChild(InitPlan& plan, int cgroup_fd, const char* what) {
+  sys::NsSwitch ns;  // leaves on every return below; the child never returns
+  if (plan.new_timens) {
+    TRY(ns.Unshare(CLONE_NEWTIME));
+    // Before anyone is in it, and while /proc is still ours.
+    if (!plan.time_offsets.empty())
+      TRY(fs::WriteFile("/proc/self/timens_offsets", plan.time_offsets).wrap("set time offsets"));
+  }
+  for (auto& j : plan.parent_joins)
+    TRY_CTX(ns.Enter(j.fd.get(), j.nstype), "join namespace {}", j.path);
+  uint64_t flags = plan.ParentCloneFlags();
+  pid_t pid = Clone3(flags, cgroup_fd);
+  if (pid < 0 && cgroup_fd >= 0) pid = Clone3(flags, -1);
+  if (pid == 0) ChildMain(plan);
+  int clone_errno = errno;
+  Status back = ns.Leave();
+  if (pid < 0) return CodeErr(clone_errno, "clone {}", what);
+  if (!back) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return std::move(back).error();
+  }
+  return pid;
 }
 
 Status ParentChannel::Send(MsgType t) {
@@ -175,7 +179,7 @@ Status ParentChannel::PreferChildError(Status failed) {
   return failed;
 }
 
-Status ParentChannel::Expect(MsgType want) {
+Status ParentChannel::Expect(MsgType want, Message* got_msg) {
   for (;;) {
     Message m{};
     int got = -1;
@@ -193,7 +197,10 @@ Status ParentChannel::Expect(MsgType want) {
         TRY(Send(MsgType::kSeccompDone));
         continue;
       }
-      if (m.type == want) return Ok();
+      if (m.type == want) {
+        if (got_msg) *got_msg = m;
+        return Ok();
+      }
       return Err("container init: expected {}, got {}", MsgName(want), MsgName(m.type));
     }
     if (n < 0)
@@ -325,12 +332,8 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   st.cgroup_path = cg->path();
 
   log::Debugf("nsexec container setup: clone flags {:#x}", plan.clone_flags);
-  TRY(PrepareParentNamespaces(lx));
   auto cgfd = TRY(cg->OpenForClone({}));
-  pid_t pid = Clone3(plan.clone_flags, cgfd.get());
-  if (pid < 0 && cgfd.valid()) pid = Clone3(plan.clone_flags, -1);
-  if (pid < 0) return ErrnoErr("clone container init");
-  if (pid == 0) ChildMain(plan);
+  pid_t pid = TRY(CloneChild(plan, cgfd.get(), "container init"));
   rollback.child = pid;
   child_end.reset();
   fifo_r.reset();
@@ -338,6 +341,14 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   console.reset();
 
   ParentChannel ch{parent_end.get(), pid, {}};
+  if (plan.ForksInit()) {
+    // The child joined the user namespace and cloned init there as our child.
+    Message m{};
+    TRY(ch.Expect(MsgType::kInitPid, &m));
+    ::waitpid(pid, nullptr, 0);  // it exits right after
+    rollback.child = pid = ch.child = m.pid;
+    if (pid <= 0) return Err("container init: init-pid {} is not a pid", pid);
+  }
   if (plan.clone_flags & CLONE_NEWUSER) TRY(WriteIdMaps(pid, lx));
 
   st.init_pid = pid;

@@ -56,7 +56,8 @@ struct ParentChannel {
   // Waits for `want`; a kError from the child, or its death, becomes the error.
   // kSeccompFd on the way goes to on_seccomp_fd, then kSeccompDone is sent.
   // want == kError waits for end-of-file instead (exec: the child has exec'd).
-  Status Expect(MsgType want);
+  // got (when given) receives the message.
+  Status Expect(MsgType want, Message* got = nullptr);
   Status Send(MsgType t);
   Status SendBytes(const std::string& data);
   // A message of type t carrying fd (SCM_RIGHTS).
@@ -76,6 +77,13 @@ Status SendToSeccompAgent(const oci::Seccomp& s, const std::string& state_json, 
 Result<UniqueFd> ConnectConsole(const std::string& path);
 
 // Raw clone3 returning 0 in the child, like fork. cgroup_fd >= 0 adds CLONE_INTO_CGROUP.
+// With CLONE_PARENT the new process is our parent's child (and signals it as we do).
 pid_t Clone3(uint64_t flags, int cgroup_fd);
+
+struct InitPlan;
+// Starts the child (create's init, or exec's process) with clone3 in the
+// namespaces the plan joins by path, entered for the moment (sys/ns_switch.h),
+// and in the new ones; the child runs ChildMain. Errors name `what`.
+Result<pid_t> CloneChild(InitPlan& plan, int cgroup_fd, const char* what);
 
 }  // namespace husk::runtime

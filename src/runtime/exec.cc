@@ -12,7 +12,6 @@
 #include "base/log.h"
 #include "runtime/console.h"
 #include "runtime/create.h"
-#include "runtime/init_child.h"
 #include "runtime/plan.h"
 #include "runtime/runtime.h"
 #include "runtime/state.h"
@@ -79,27 +78,15 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   plan.is_exec = true;
   plan.process = TRY_CTX(BuildProcessPlan(proc, &lx, rootfd.get()), "exec {}", o.id);
 
-  // Join every namespace the container has; pid and time apply to our children,
-  // so the parent joins those; the user namespace goes first, mount last.
-  std::vector<NsJoin> later;
+  // Every namespace the container has, joined as plan.h says: the parent enters
+  // all but user and cgroup around clone3 (so that those owned by the host's
+  // user namespace are joined with the host's rights); the child joins these two.
   for (auto& ns : lx.namespaces) {
     std::string path = proc_dir + "/ns/" + NamespaceProcName(ns.type);
-    int flag = NamespaceFlag(ns.type);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return ErrnoErr("exec {}: open {}", o.id, path);
-    if (flag == CLONE_NEWPID || ns.type == "time") {
-      if (::setns(fd.get(), flag) != 0) return ErrnoErr("exec {}: join {}", o.id, path);
-      continue;
-    }
-    NsJoin j{flag, std::move(fd), path};
-    if (ns.type == "user")
-      plan.joins.insert(plan.joins.begin(), std::move(j));
-    else if (ns.type == "mount")
-      later.push_back(std::move(j));
-    else
-      plan.joins.push_back(std::move(j));
+    AddJoin(&plan, NsJoin{NamespaceFlag(ns.type), std::move(fd), path});
   }
-  for (auto& j : later) plan.joins.push_back(std::move(j));
 
   UniqueFd console, console_parent, console_child;
   if (proc.terminal) {
@@ -129,12 +116,9 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     return Err("exec {}: --cgroup: the container has no cgroup", o.id);
   }
   // Step names as in runc's debug log (see create.cc).
-  log::Debugf("nsexec container setup: joining {} namespaces of pid {}", plan.joins.size(),
+  log::Debugf("nsexec container setup: joining {} namespaces of pid {}", lx.namespaces.size(),
               st.init_pid);
-  pid_t pid = Clone3(0, cgfd.get());
-  if (pid < 0 && cgfd.valid()) pid = Clone3(0, -1);
-  if (pid < 0) return ErrnoErr("exec {}: clone", o.id);
-  if (pid == 0) ChildMain(plan);
+  pid_t pid = TRY_CTX(CloneChild(plan, cgfd.get(), "process"), "exec {}", o.id);
   child_end.reset();
   console.reset();
 

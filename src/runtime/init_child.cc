@@ -20,6 +20,7 @@
 #include <linux/keyctl.h>
 
 #include "runtime/child_util.h"
+#include "runtime/create.h"
 #include "runtime/hooks.h"
 #include "runtime/mounts_child.h"
 #include "sys/fdpass.h"
@@ -201,6 +202,34 @@ int SetupFds(const InitPlan& p, Message* err) {
   return 0;
 }
 
+// The user namespace joined by path (plan.h: user_join), first thing: the
+// namespaces made in it next belong to it. A new pid namespace applies to
+// children only, so that one needs a clone3: init is made as huskrun's child
+// (CLONE_PARENT), this process reports init's pid and exits.
+int JoinUserNamespace(InitPlan& p, Message* err) {
+  const char* path = p.user_join.path.c_str();
+  if (::setns(p.user_join.fd.get(), CLONE_NEWUSER) != 0)
+    return ChildFail(err, errno, "join namespace ", path);
+  if (p.is_exec) return 0;
+  if (!p.ForksInit()) {
+    if (p.clone_flags && ::unshare(static_cast<int>(p.clone_flags)) != 0)
+      return ChildFail(err, errno, "create namespaces in user namespace ", path);
+    return 0;
+  }
+  pid_t init = Clone3(p.clone_flags | CLONE_PARENT, -1);
+  if (init < 0) return ChildFail(err, errno, "clone container init in user namespace ", path);
+  if (init == 0) return 0;
+  Message m{};
+  m.type = MsgType::kInitPid;
+  m.pid = init;
+  if (::send(p.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof m)) {
+    ChildFail(err, errno, "send ", MsgName(m.type));
+    ::kill(init, SIGKILL);
+    return -1;
+  }
+  _exit(0);
+}
+
 }  // namespace
 
 void ChildMain(InitPlan& p) noexcept {
@@ -208,21 +237,22 @@ void ChildMain(InitPlan& p) noexcept {
   const ProcessPlan& pp = p.process;
   char exec_path[PATH_MAX];
 
+  if (p.user_join.fd.valid() && JoinUserNamespace(p, &err) != 0) Die(p, &err);
   if (Expect(p, MsgType::kGo, &err) != 0) Die(p, &err);
   if (!p.is_exec && ReceiveState(p, &err) != 0) Die(p, &err);
   if (!p.is_exec && ReceiveMountSources(p, &err) != 0) Die(p, &err);
 
-  if (p.clone_flags & CLONE_NEWUSER) {
+  // Root of the user namespace builds the container (files it makes belong to
+  // it); exec'd processes take their user later.
+  if ((p.clone_flags & CLONE_NEWUSER) || (!p.is_exec && p.user_join.fd.valid())) {
     if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
       ChildFail(&err, errno, "become root in the user namespace");
       Die(p, &err);
     }
   }
-  for (auto& j : p.joins) {
-    if (::setns(j.fd.get(), j.nstype) != 0) {
-      ChildFail(&err, errno, "join namespace ", j.path.c_str());
-      Die(p, &err);
-    }
+  if (p.cgroup_join.fd.valid() && ::setns(p.cgroup_join.fd.get(), CLONE_NEWCGROUP) != 0) {
+    ChildFail(&err, errno, "join namespace ", p.cgroup_join.path.c_str());
+    Die(p, &err);
   }
   for (auto& [res, lim] : pp.rlimits) {
     struct rlimit rl = {lim.first, lim.second};

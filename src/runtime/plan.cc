@@ -1,7 +1,9 @@
 #include "runtime/plan.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -111,6 +113,21 @@ const char* NamespaceProcName(const std::string& type) {
   return "";
 }
 
+void AddJoin(InitPlan* plan, NsJoin j) {
+  if (j.nstype == CLONE_NEWUSER) {
+    plan->user_join = std::move(j);
+    return;
+  }
+  if (j.nstype == CLONE_NEWCGROUP) {
+    plan->cgroup_join = std::move(j);
+    return;
+  }
+  // Entering a mount namespace moves root and cwd; the others go first.
+  auto& v = plan->parent_joins;
+  auto at = !v.empty() && v.back().nstype == CLONE_NEWNS ? v.end() - 1 : v.end();
+  v.insert(at, std::move(j));
+}
+
 HookCmd MakeHookCmd(const oci::Hook& h) {
   HookCmd c;
   c.path = h.path;
@@ -183,38 +200,31 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
   plan.root_propagation = PropagationFlags(lx.rootfs_propagation);
 
   std::set<std::string> ns_types;
-  bool join_user = false;
   for (auto& ns : lx.namespaces) {
     ns_types.insert(ns.type);
     int flag = NamespaceFlag(ns.type);
     if (ns.path.empty()) {
       if (flag == CLONE_NEWCGROUP)
         plan.new_cgroupns = true;
-      else if (flag != CLONE_NEWTIME)  // the parent unshares time before clone
+      else if (flag == CLONE_NEWTIME)
+        plan.new_timens = true;
+      else
         plan.clone_flags |= static_cast<uint64_t>(flag);
       continue;
     }
-    if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) continue;  // joined by the parent
-    int fd = ::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoErr("linux.namespaces: open {} namespace {}", ns.type, ns.path);
-    if (flag == CLONE_NEWUSER) join_user = true;
-    NsJoin j{flag, UniqueFd(fd), ns.path};
-    // The user namespace is joined first: it owns the rights to join the others.
-    if (flag == CLONE_NEWUSER)
-      plan.joins.insert(plan.joins.begin(), std::move(j));
-    else
-      plan.joins.push_back(std::move(j));
+    UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoErr("linux.namespaces: open {} namespace {}", ns.type, ns.path);
+    // setns would only say EINVAL.
+    int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type != flag) return Err("linux.namespaces: {} is not a {} namespace", ns.path, ns.type);
+    AddJoin(&plan, NsJoin{flag, std::move(fd), ns.path});
   }
   if (!ns_types.count("mount")) return Err("linux.namespaces: a mount namespace is required");
+  if (plan.new_timens)
+    for (auto& [clock, off] : lx.time_offsets)
+      plan.time_offsets += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
   bool new_user = plan.clone_flags & CLONE_NEWUSER;
-  if (join_user && (plan.clone_flags & ~static_cast<uint64_t>(CLONE_NEWPID)) != 0)
-    return Err(
-        "linux.namespaces: joining a user namespace while creating other namespaces is not "
-        "supported yet");
-  if (new_user && !plan.joins.empty())
-    return Err(
-        "linux.namespaces: joining namespaces by path together with a new user namespace is not "
-        "supported yet");
+  bool join_user = plan.user_join.fd.valid();
   bool in_userns = new_user || join_user;
 
   if (!spec.hostname.empty()) {
@@ -281,7 +291,7 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
         return ErrnoErr("mounts[{}]: bind source {}", i, st.source);
       st.dest_is_dir = S_ISDIR(sb.st_mode);
       // As runc: the parent opens the source for the child (see plan.h).
-      st.source_from_parent = new_user;
+      st.source_from_parent = in_userns;
       st.flags = MS_BIND | (opts.recursive_bind ? MS_REC : 0);
       st.remount_flags = opts.flags & kRemountable;
       if (dest == "/dev") plan.setup_dev = false;

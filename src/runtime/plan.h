@@ -3,6 +3,7 @@
 // strings are already rendered, argv/envp arrays built, seccomp compiled.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -36,7 +37,7 @@ struct MountStep {
   enum class Kind { kMount, kBind, kSymlink, kRemount };
   Kind kind = Kind::kMount;
   std::string source;  // host path for binds (absolute), link text for symlinks
-  // Binds in a new user namespace: the source may be unreachable from the
+  // Binds in a user namespace (new or joined): the source may be unreachable from the
   // userns (a 0700 parent owned by host root). The parent opens it through
   // /proc/<child>/root (in the child's mount namespace, as host root) and sends
   // the fd after kGo; the child binds /proc/self/fd/<source_fd>.
@@ -92,11 +93,36 @@ struct ProcessPlan {
 struct InitPlan {
   bool is_exec = false;
 
-  // Namespaces: created by clone3 flags, joined by setns in the child; the cgroup
-  // namespace is unshared after the child is placed in its cgroup.
+  // Namespaces. The new ones (clone_flags) are made by the parent's clone3, or
+  // with a user namespace joined by path by the child once it is in it, so
+  // that it owns them (see ForksInit). The cgroup namespace is unshared once
+  // the child is in its cgroup.
   uint64_t clone_flags = 0;
   bool new_cgroupns = false;
-  std::vector<NsJoin> joins;  // pid and time are joined by the parent before clone
+  // A new time namespace: the parent unshares it and writes these offsets
+  // (timens_offsets lines) before clone3.
+  bool new_timens = false;
+  std::string time_offsets;
+  // Joined by path, other than user and cgroup (pid and time included): the
+  // parent enters them around clone3, mount last (sys/ns_switch.h). The child
+  // starts in them, and a new user namespace owns only the new namespaces: a
+  // child in a new user namespace could not join those of the host's.
+  std::vector<NsJoin> parent_joins;
+  // Joined by the child: the user namespace first thing, before kGo; the
+  // cgroup namespace once the child is in its cgroup (joining it needs no
+  // more rights than the container's user namespace gives, and CLONE_INTO_CGROUP
+  // is checked against the cloner's cgroup namespace). fd invalid: none.
+  NsJoin user_join, cgroup_join;
+
+  // Flags of the parent's clone3: none when the child makes the namespaces.
+  uint64_t ParentCloneFlags() const { return user_join.fd.valid() ? 0 : clone_flags; }
+  // In a joined user namespace a new pid namespace needs a clone3 by the child
+  // (unshare(CLONE_NEWPID) applies to children only): the child clones init
+  // (CLONE_PARENT: huskrun's child all the same), reports its pid (kInitPid)
+  // and exits.
+  bool ForksInit() const {
+    return !is_exec && user_join.fd.valid() && (clone_flags & CLONE_NEWPID);
+  }
 
   // Root file system (create only).
   std::string rootfs;
@@ -142,6 +168,9 @@ struct PlanInputs {
 };
 
 Result<InitPlan> BuildInitPlan(const PlanInputs& in);
+// Files a namespace joined by path where InitPlan says it is joined: user and
+// cgroup by the child, the others by the parent (mount last).
+void AddJoin(InitPlan* plan, NsJoin j);
 // The process part alone; exec uses it with the container's stored spec.
 // rootfs_fd: the container root to look up HOME in (-1 to skip).
 Result<ProcessPlan> BuildProcessPlan(const oci::Process& p, const oci::Linux* lx, int rootfs_fd);

@@ -7,13 +7,21 @@
 //
 //   parent (huskrun create)                      child (container init)
 //   ───────────────────────                      ──────────────────────
-//   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts, waits for kGo
+//   enter the joined namespaces but user and
+//   cgroup; new time ns + offsets
+//   clone3(new namespaces [, INTO_CGROUP]) ───▶  starts
+//   back in its own namespaces                   [joined userns: setns(user), then
+//                                                 unshare(new namespaces), or with
+//                                                 a new pid ns clone3(CLONE_PARENT
+//                              ◀──────────────── | new namespaces) = init: kInitPid,
+//   [init is that pid; reap the first child]      exit; init goes on]
+//                                                 waits for kGo
 //   uid/gid maps
 //   kGo (+ state JSON for hooks) ─────────────▶
-//   [kMountSource + fd, per userns bind] ─────▶  setresuid(0), setns(joined),
+//   [kMountSource + fd, per userns bind] ─────▶  setresuid(0) in a user namespace,
 //   cgroup.procs (v1)                             session keyring, rlimits,
 //   kCgroupJoined ────────────────────────────▶  oom_score_adj, [kCgroupJoined,
-//                                                 unshare(cgroup)], hostname,
+//                                                 setns/unshare(cgroup)], hostname,
 //                                                 mounts, devices,
 //                                                 [kCgroupJoined]
 //                              ◀──────────────── kMountsDone
@@ -57,9 +65,12 @@ enum class MsgType : uint32_t {
   // in plan order: the source opened by the parent (SCM_RIGHTS).
   kMountSource = 8,
   // The parent put the child in its cgroups (v1; on v2 clone3 did). The child
-  // waits for it before unsharing its cgroup namespace, or else before
+  // waits for it before joining or unsharing a cgroup namespace, or else before
   // kMountsDone: it builds the rootfs meanwhile.
   kCgroupJoined = 9,
+  // In a joined user namespace with a new pid namespace (plan.h: ForksInit),
+  // before kGo: the child cloned init and sends its pid; then it exits.
+  kInitPid = 10,
 };
 
 inline const char* MsgName(MsgType t) {
@@ -82,6 +93,8 @@ inline const char* MsgName(MsgType t) {
       return "mount-source";
     case MsgType::kCgroupJoined:
       return "cgroup-joined";
+    case MsgType::kInitPid:
+      return "init-pid";
   }
   return "unknown";
 }
@@ -89,6 +102,7 @@ inline const char* MsgName(MsgType t) {
 struct Message {
   MsgType type;
   int32_t err;      // errno for kError
+  int32_t pid;      // kInitPid: init, as the parent sees it
   char text[1000];  // kError: what failed, NUL-terminated
 };
 
