@@ -20,6 +20,7 @@
 #include "runtime/hooks.h"
 #include "runtime/init_child.h"
 #include "runtime/plan.h"
+#include "runtime/rootless.h"
 #include "runtime/state.h"
 #include "sys/cgroup/cgroup.h"
 #include "sys/fdpass.h"
@@ -272,17 +273,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   rollback.id = o.id;
   rollback.reserved = true;
 
-  auto cg_owned = TRY(cgroup::Open(lx.cgroups_path, o.id, false));
-  TRY(cg_owned->Create());
-  // A cgroup someone froze would freeze init mid-setup: refuse it, and leave it
-  // alone (it is not ours to remove). One we just made is neither.
-  if (!cg_owned->MadeByCreate()) {
-    if (auto frozen = cg_owned->Frozen(); frozen.ok() && *frozen)
-      return Err("container's cgroup unexpectedly frozen");
-    if (auto pids = cg_owned->Pids(); pids.ok() && !pids->empty())
-      log::Warnf("container's cgroup is not empty: {} process(es) found", pids->size());
-  }
-  rollback.cg = std::move(cg_owned);
+  // Rootless without permission the container may go without a cgroup: cg null.
+  CgroupPolicy cg_policy = CgroupPolicyFor(g, lx);
+  rollback.cg = TRY(CreateCgroup(lx, o.id, cg_policy));
   cgroup::Manager* cg = rollback.cg.get();
 
   PlanInputs in;
@@ -329,10 +322,11 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   st.created = time::Rfc3339Nano(time::Now());
   st.owner = OwnerName();
   st.annotations = spec.annotations;
-  st.cgroup_path = cg->path();
+  st.cgroup_path = cg ? cg->path() : "";
 
   log::Debugf("nsexec container setup: clone flags {:#x}", plan.clone_flags);
-  auto cgfd = TRY(cg->OpenForClone({}));
+  UniqueFd cgfd;
+  if (cg) cgfd = TRY(cg->OpenForClone({}));
   pid_t pid = TRY(CloneChild(plan, cgfd.get(), "container init"));
   rollback.child = pid;
   child_end.reset();
@@ -373,7 +367,9 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   }
   // Joining the cgroups (v1: a write per hierarchy) overlaps with the child
   // building the rootfs; it waits for kCgroupJoined before it can matter.
-  Status joined = cg->AddProcess(pid);
+  Status joined = JoinCgroup(&rollback.cg, pid, cg_policy);
+  cg = rollback.cg.get();
+  if (!cg) st.cgroup_path.clear();
   if (joined) joined = ch.Send(MsgType::kCgroupJoined);
   TRY(ch.PreferChildError(std::move(joined)));
   // Unread until state.json exists; written while the child mounts.
@@ -384,7 +380,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   // mknod the spec's devices even when the device cgroup will deny them.
   oci::Resources resources = lx.resources.value_or(oci::Resources{});
   AddDefaultDeviceRules(&resources);
-  TRY(cg->Apply(resources));
+  if (cg) TRY(ApplyLimits(*cg, resources, cg_policy.rootless));
   TRY(RunHooks(spec.hooks.prestart, "prestart", state_json));
   TRY(RunHooks(spec.hooks.create_runtime, "createRuntime", state_json));
   TRY(ch.Send(MsgType::kHooksDone));

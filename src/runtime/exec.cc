@@ -13,6 +13,7 @@
 #include "runtime/console.h"
 #include "runtime/create.h"
 #include "runtime/plan.h"
+#include "runtime/rootless.h"
 #include "runtime/runtime.h"
 #include "runtime/state.h"
 #include "sys/cgroup/cgroup.h"
@@ -77,6 +78,11 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
   InitPlan plan;
   plan.is_exec = true;
   plan.process = TRY_CTX(BuildProcessPlan(proc, &lx, rootfd.get()), "exec {}", o.id);
+  // A rootless container's user namespace denies setgroups(2).
+  if (auto sg = fs::ReadFile(proc_dir + "/setgroups"); sg.ok() && sg->starts_with("deny"))
+    plan.process.set_groups = false;
+  // Not root: the container's user namespace first, or nothing else can be joined.
+  bool user_joined = TRY_CTX(EnterUserNamespaceForExec(proc_dir, lx), "exec {}", o.id);
 
   // Every namespace the container has, joined as plan.h says: the parent enters
   // all but user and cgroup around clone3 (so that those owned by the host's
@@ -87,6 +93,9 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     if (!fd) return ErrnoErr("exec {}: open {}", o.id, path);
     AddJoin(&plan, NsJoin{NamespaceFlag(ns.type), std::move(fd), path});
   }
+
+  if (user_joined)
+    std::erase_if(plan.joins, [](const NsJoin& j) { return j.nstype == CLONE_NEWUSER; });
 
   UniqueFd console, console_parent, console_child;
   if (proc.terminal) {

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "runtime/create.h"
 #include "runtime/hooks.h"
+#include "runtime/rootless.h"
 #include "runtime/runtime.h"
 #include "runtime/state.h"
 #include "sys/cgroup/cgroup.h"
@@ -64,6 +65,7 @@ Status KillProcesses(const ContainerState& st, int sig, bool all) {
     auto cg = TRY(cgroup::Load(st.cgroup_path));
     return cg->KillAll(sig);
   }
+  if (all) return SignalWithoutCgroup(st.init_pid, sig);  // rootless, no cgroup
   if (::kill(st.init_pid, sig) != 0) return ErrnoErr("kill {} with signal {}", st.init_pid, sig);
   return Ok();
 }
@@ -199,7 +201,7 @@ Result<std::vector<pid_t>> Pids(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "ps");
   if (c.status == ContainerStatus::kStopped) return std::vector<pid_t>{};
-  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "ps {}", id);
+  auto cg = TRY_CTX(ContainerCgroup(c.state, "list processes"), "ps {}", id);
   return cg->Pids();
 }
 
@@ -208,7 +210,7 @@ Status Pause(const GlobalOptions& g, const std::string& id) {
   auto c = TRY_CTX(LoadContainer(store, id), "pause");
   if (c.status != ContainerStatus::kRunning && c.status != ContainerStatus::kCreated)
     return Err("pause {}: container not running (status \"{}\")", id, StatusName(c.status));
-  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "pause {}", id);
+  auto cg = TRY_CTX(ContainerCgroup(c.state, "toggle freezer"), "pause {}", id);
   return cg->Freeze().wrap("pause " + id);
 }
 
@@ -216,7 +218,7 @@ Status Resume(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "resume");
   if (c.status != ContainerStatus::kPaused) return Err("resume {}: container not paused", id);
-  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "resume {}", id);
+  auto cg = TRY_CTX(ContainerCgroup(c.state, "toggle freezer"), "resume {}", id);
   return cg->Thaw().wrap("resume " + id);
 }
 
@@ -224,8 +226,8 @@ Status Update(const GlobalOptions& g, const std::string& id, const oci::Resource
   StateStore store(g.root);
   auto c = TRY_CTX(LoadContainer(store, id), "update");
   if (c.status == ContainerStatus::kStopped) return Err("update {}: container not running", id);
-  auto cg = TRY_CTX(cgroup::Load(c.state.cgroup_path), "update {}", id);
-  return cg->Apply(r).wrap("update " + id);
+  auto cg = TRY_CTX(ContainerCgroup(c.state, "set limits"), "update {}", id);
+  return ApplyLimits(*cg, r, Rootless(g)).wrap("update " + id);
 }
 
 Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, int interval_ms) {
@@ -250,7 +252,7 @@ Status Events(const GlobalOptions& g, const std::string& id, bool stats_only, in
     if (!first && (!c || c->status == ContainerStatus::kStopped)) return Ok();
     if (!c) return std::move(c).error().wrap("events");
     if (c->status == ContainerStatus::kStopped) return Err("events {}: container not running", id);
-    auto cg = TRY_CTX(cgroup::Load(c->state.cgroup_path), "events {}", id);
+    auto cg = TRY_CTX(ContainerCgroup(c->state, "read stats"), "events {}", id);
     if (stats_only || since_stats >= interval_ms) {
       auto data = TRY_CTX(cg->Stats(), "events {}", id);
       TRY(emit("stats", &data));

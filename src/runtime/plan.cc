@@ -244,7 +244,8 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
     std::string dest = fs::Clean("/" + m.destination);
     bool bind = opts.bind || m.type == "bind";
     if (m.type == "cgroup") {
-      if (!in.cgroup) return Err("mounts[{}]: cgroup mount needs a cgroup", i);
+      // Rootless without a cgroup of its own: nothing of ours to show there.
+      if (!in.cgroup) continue;
       bool cgroupns = ns_types.count("cgroup") > 0;
       unsigned long extra = opts.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
       for (auto& sub : in.cgroup->ContainerMounts(cgroupns)) {
@@ -335,6 +336,9 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
       add(std::move(st));
     }
     for (auto& d : lx.devices) {
+      // A bind of the host's /dev/ptmx could not give way to the symlink to the
+      // container's devpts (SetupDev); runc skips this device altogether.
+      if (in_userns && fs::Clean(d.path) == "/dev/ptmx") continue;
       DeviceStep st;
       st.path = fs::Clean(d.path);
       mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;

@@ -7,6 +7,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "cli/huskrun/cli.h"
+#include "runtime/rootless.h"
 
 #ifndef HUSK_VERSION
 #define HUSK_VERSION "0.0.0"
@@ -57,16 +58,6 @@ Where "<container-id>" is your name for the instance of the container that you
 are starting. The name you provide for the container instance must be unique on
 your host. Providing the bundle directory using "-b" is optional. The default
 value for "bundle" is the current directory.)";
-
-// runc honours $XDG_RUNTIME_DIR only for unprivileged users, so that root's containers
-// are always found under the system-wide directory.
-std::string DefaultRoot() {
-  if (::geteuid() != 0) {
-    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg) return fs::Join(xdg, "huskrun");
-  }
-  return runtime::GlobalOptions{}.root;
-}
 
 // Two aligned columns, as urfave/cli prints them through tabwriter (padding 2).
 void AppendColumns(std::string& out, const std::vector<std::pair<std::string, std::string>>& rows) {
@@ -187,7 +178,15 @@ Status ParseCommandLine(std::span<const std::string> argv, Invocation& inv) {
   inv.global.debug = g.Bool("debug");
   inv.global.systemd_cgroup = g.Bool("systemd-cgroup");
   std::string root = g.Get("root");
-  inv.global.root = fs::Absolute(root.empty() ? DefaultRoot() : root);
+  if (root.empty()) {
+    // runc honours $XDG_RUNTIME_DIR only for unprivileged users, so that root's
+    // containers are always found under the system-wide directory.
+    auto def = runtime::DefaultRootFor(::geteuid(), runtime::InUserNamespace(),
+                                       std::getenv("XDG_RUNTIME_DIR"), std::getenv("USER"));
+    root = def.path;
+    inv.root_from_xdg = def.from_xdg;
+  }
+  inv.global.root = fs::Absolute(root);
   std::string rootless = g.Get("rootless", "auto");
   if (rootless.empty() || rootless == "auto" || rootless == "AUTO" || rootless == "Auto") {
     inv.global.rootless.reset();
@@ -274,6 +273,11 @@ int Main(int argc, char** argv) {
       break;
   }
   const Command& c = *inv.command;
+  // As runc, before any command: a state root of its own choosing in
+  // $XDG_RUNTIME_DIR is made private and kept from being pruned.
+  if (inv.root_from_xdg) {
+    if (auto st = runtime::PrepareXdgRoot(inv.global.root); !st) return Report(st.error(), 1);
+  }
   // With --debug, the log shows what each call asked for: several callers interleave in
   // one --log file (containerd's shim, conmon).
   log::Debugf("{} {}", c.name, strings::Join(inv.flags.args, " "));

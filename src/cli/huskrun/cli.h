@@ -87,6 +87,7 @@ struct Invocation {
   enum class Action { kRun, kHelp, kVersion };
   Action action = Action::kRun;
   runtime::GlobalOptions global;
+  bool root_from_xdg = false;  // --root defaulted to $XDG_RUNTIME_DIR/huskrun
   std::string log_path;
   log::Format log_format = log::Format::kText;
   const Command* command = nullptr;  // null for top-level help and version
@@ -95,7 +96,8 @@ struct Invocation {
 
 // Turns argv (without argv[0]) into what to do. Validates global flags, the command name,
 // the command's flags and its argument count; does not touch the system except for
-// geteuid()/$XDG_RUNTIME_DIR (default root) and getcwd() (making --root absolute).
+// geteuid(), /proc/self/uid_map, $XDG_RUNTIME_DIR and $USER (default root) and getcwd()
+// (making --root absolute).
 // On error, inv keeps what was parsed before it (the log settings, for reporting).
 Status ParseCommandLine(std::span<const std::string> argv, Invocation& inv);
 // The whole program: parse, run, report errors. Returns the exit status.

@@ -1,7 +1,8 @@
 #include "cli/huskrun/cli.h"
 
-#include <stdlib.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
@@ -126,6 +127,27 @@ TEST(Flags, Rootless) {
   EXPECT_FALSE(*Parse({"--rootless", "false", "list"})->global.rootless);
   EXPECT_FALSE(Parse({"--rootless", "auto", "list"})->global.rootless.has_value());
   EXPECT_TRUE(Parse({"--systemd-cgroup", "list"})->global.systemd_cgroup);
+}
+
+TEST(Flags, DefaultRootFollowsXdgForUsersOnly) {
+  ::setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+  auto inv = Parse({"list"});
+  ::unsetenv("XDG_RUNTIME_DIR");
+  ASSERT_TRUE(inv.ok());
+  if (::geteuid() == 0) {
+    // Real root keeps the system root, whatever its session says.
+    EXPECT_EQ(inv->global.root, "/run/huskrun");
+    EXPECT_FALSE(inv->root_from_xdg);
+  } else {
+    EXPECT_EQ(inv->global.root, "/run/user/4242/huskrun");
+    EXPECT_TRUE(inv->root_from_xdg);
+  }
+  // An explicit --root is never touched.
+  ::setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+  inv = Parse({"--root", "/r", "list"});
+  ::unsetenv("XDG_RUNTIME_DIR");
+  EXPECT_EQ(inv->global.root, "/r");
+  EXPECT_FALSE(inv->root_from_xdg);
 }
 
 TEST(Values, Duration) {
