@@ -173,6 +173,7 @@ Status ParentChannel::PreferChildError(Status failed) {
   if (failed) return failed;
   Message m{};
   ssize_t n = ::recv(fd, &m, sizeof m, MSG_DONTWAIT);
+  if (n < 0 && errno == ECONNRESET) n = ::recv(fd, &m, sizeof m, MSG_DONTWAIT);  // as in Expect
   if (n == static_cast<ssize_t>(sizeof m) && m.type == MsgType::kError) {
     m.text[sizeof m.text - 1] = 0;
     return Error{m.err, m.text};
@@ -181,11 +182,18 @@ Status ParentChannel::PreferChildError(Status failed) {
 }
 
 Status ParentChannel::Expect(MsgType want, Message* got_msg) {
+  bool reset_seen = false;
   for (;;) {
     Message m{};
     int got = -1;
     long n = sys::RecvMsgFdNoAlloc(fd, &m, sizeof m, &got);
     UniqueFd passed(got);
+    // A child that exits leaving our messages unread makes the socket report
+    // ECONNRESET once, ahead of what it sent before exiting (its kError).
+    if (n == -ECONNRESET && !reset_seen) {
+      reset_seen = true;
+      continue;
+    }
     if (n == static_cast<long>(sizeof m)) {
       if (m.type == MsgType::kError) {
         m.text[sizeof m.text - 1] = 0;

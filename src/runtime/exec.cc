@@ -94,8 +94,20 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     AddJoin(&plan, NsJoin{NamespaceFlag(ns.type), std::move(fd), path});
   }
 
-  if (user_joined)
-    std::erase_if(plan.joins, [](const NsJoin& j) { return j.nstype == CLONE_NEWUSER; });
+  if (user_joined) {
+    // Already in it (setns to one's own user namespace is refused), and without
+    // rights over our own namespaces now: pid and time apply to children only,
+    // so we stay in them (this process starts no other); the child joins the rest.
+    plan.user_join = NsJoin{};
+    for (auto& j : plan.parent_joins) {
+      if (j.nstype == CLONE_NEWPID || j.nstype == CLONE_NEWTIME) {
+        if (::setns(j.fd.get(), j.nstype) != 0) return ErrnoErr("exec {}: join {}", o.id, j.path);
+      } else {
+        plan.child_joins.push_back(std::move(j));
+      }
+    }
+    plan.parent_joins.clear();
+  }
 
   UniqueFd console, console_parent, console_child;
   if (proc.terminal) {

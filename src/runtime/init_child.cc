@@ -254,6 +254,12 @@ void ChildMain(InitPlan& p) noexcept {
     ChildFail(&err, errno, "join namespace ", p.cgroup_join.path.c_str());
     Die(p, &err);
   }
+  for (auto& j : p.child_joins) {
+    if (::setns(j.fd.get(), j.nstype) != 0) {
+      ChildFail(&err, errno, "join namespace ", j.path.c_str());
+      Die(p, &err);
+    }
+  }
   for (auto& [res, lim] : pp.rlimits) {
     struct rlimit rl = {lim.first, lim.second};
     if (::setrlimit(res, &rl) != 0) {

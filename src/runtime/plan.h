@@ -113,6 +113,10 @@ struct InitPlan {
   // more rights than the container's user namespace gives, and CLONE_INTO_CGROUP
   // is checked against the cloner's cgroup namespace). fd invalid: none.
   NsJoin user_join, cgroup_join;
+  // Rootless exec only: the parent is already in the container's user
+  // namespace and could not return from its mount namespace (owned by the
+  // host's), so the child joins these itself, right after user and cgroup.
+  std::vector<NsJoin> child_joins;
 
   // Flags of the parent's clone3: none when the child makes the namespaces.
   uint64_t ParentCloneFlags() const { return user_join.fd.valid() ? 0 : clone_flags; }
