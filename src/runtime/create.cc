@@ -38,6 +38,7 @@ struct CreateRollback {
   bool reserved = false;
   std::unique_ptr<cgroup::Manager> cg;  // owned here: destroyed after use
   pid_t child = -1;
+  std::string host_mounts_under;  // no mount namespace: the rootfs
   bool armed = true;
   ~CreateRollback() {
     if (!armed) return;
@@ -45,6 +46,7 @@ struct CreateRollback {
       ::kill(child, SIGKILL);
       ::waitpid(child, nullptr, 0);
     }
+    if (!host_mounts_under.empty()) DetachMountsUnder(host_mounts_under);
     if (cg) (void)cg->Destroy();
     if (reserved) (void)store->Remove(id);
   }
@@ -337,6 +339,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   if (cg) cgfd = TRY(cg->OpenForClone({}));
   pid_t pid = TRY(CloneChild(plan, cgfd.get(), "container init"));
   rollback.child = pid;
+  if (plan.host_mount_ns) rollback.host_mounts_under = rootfs;
   child_end.reset();
   fifo_r.reset();
   fifo_w.reset();
@@ -403,6 +406,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   created.state = std::move(st);
   created.hooks = std::move(spec.hooks);
   created.cgroup = std::move(rollback.cg);
+  created.host_mounts = plan.host_mount_ns;
   return created;
 }
 

@@ -29,6 +29,8 @@ struct CreatedContainer {
   ContainerState state;
   oci::Hooks hooks;
   std::unique_ptr<cgroup::Manager> cgroup;
+  // No mount namespace: its mounts are in ours, under the rootfs.
+  bool host_mounts = false;
 };
 
 // Creates the container. With proxy_terminal (foreground run), a terminal
@@ -43,8 +45,13 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
 // the state dir.
 Status StartCreated(const StateStore& store, const ContainerState& st,
                     const std::vector<oci::Hook>& poststart, bool wait_for_exec);
+// host_mounts: the container had no mount namespace; its mounts, all strictly
+// under the rootfs in ours, are detached.
 Status RemoveStopped(const StateStore& store, const ContainerState& st, cgroup::Manager* cg,
-                     const std::vector<oci::Hook>& poststop);
+                     const std::vector<oci::Hook>& poststop, bool host_mounts);
+// Detaches (MNT_DETACH) every mount strictly under dir in our mount namespace,
+// the most recent first.
+void DetachMountsUnder(const std::string& dir);
 
 // Sends every message of a state JSON over the sync socket and waits for the
 // child's answer; shared with exec.

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/fs.h"
 #include "base/log.h"
 #include "runtime/console.h"
@@ -93,6 +95,10 @@ Result<int> Exec(const GlobalOptions& g, const ExecOptions& o) {
     if (!fd) return ErrnoErr("exec {}: open {}", o.id, path);
     AddJoin(&plan, NsJoin{NamespaceFlag(ns.type), std::move(fd), path});
   }
+  // No mount namespace of its own: the container's root is init's chroot.
+  if (std::none_of(lx.namespaces.begin(), lx.namespaces.end(),
+                   [](const oci::Namespace& ns) { return ns.type == "mount"; }))
+    plan.exec_chroot = proc_dir + "/root";
 
   if (user_joined) {
     // Already in it (setns to one's own user namespace is refused), and without

@@ -260,6 +260,10 @@ void ChildMain(InitPlan& p) noexcept {
       Die(p, &err);
     }
   }
+  if (!p.exec_chroot.empty() && (::chdir(p.exec_chroot.c_str()) != 0 || ::chroot(".") != 0)) {
+    ChildFail(&err, errno, "chroot to ", p.exec_chroot.c_str());
+    Die(p, &err);
+  }
   for (auto& [res, lim] : pp.rlimits) {
     struct rlimit rl = {lim.first, lim.second};
     if (::setrlimit(res, &rl) != 0) {

@@ -1,6 +1,7 @@
 // start, state, list, kill, delete, pause, resume, update, events, ps.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "runtime/state.h"
 #include "sys/cgroup/cgroup.h"
+#include "sys/mount_options.h"
 
 namespace husk::runtime {
 
@@ -179,13 +181,24 @@ Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
       return Err("delete {}: init {} did not die", id, c.state.init_pid);
   }
   auto spec = store.LoadConfig(id);
+  bool host_mounts = spec.ok() && spec->linux_ &&
+                     std::none_of(spec->linux_->namespaces.begin(), spec->linux_->namespaces.end(),
+                                  [](const oci::Namespace& ns) { return ns.type == "mount"; });
   return RemoveStopped(store, c.state, cg.get(),
-                       spec.ok() ? spec->hooks.poststop : std::vector<oci::Hook>{});
+                       spec.ok() ? spec->hooks.poststop : std::vector<oci::Hook>{}, host_mounts);
+}
+
+void DetachMountsUnder(const std::string& dir) {
+  auto info = fs::ReadFile("/proc/self/mountinfo");
+  if (!info) return;
+  auto points = sys::MountsUnder(*info, dir);
+  for (auto it = points.rbegin(); it != points.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
 }
 
 Status RemoveStopped(const StateStore& store, const ContainerState& st, cgroup::Manager* cg,
-                     const std::vector<oci::Hook>& poststop) {
+                     const std::vector<oci::Hook>& poststop, bool host_mounts) {
   const std::string& id = st.id;
+  if (host_mounts) DetachMountsUnder(st.rootfs);
   if (cg) {
     if (auto r = cg->Destroy(); !r) log::Warnf("delete {}: {}", id, r.error().message());
   }

@@ -299,9 +299,13 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
   // asked for, is applied to the new root only after pivot_root.
   unsigned long prop = p.root_propagation;
   if (prop & MS_SHARED) prop = MS_SLAVE | MS_REC;
-  if (::mount(nullptr, "/", nullptr, prop, nullptr) != 0)
+  if (!p.host_mount_ns && ::mount(nullptr, "/", nullptr, prop, nullptr) != 0)
     return ChildFail(err, errno, "set propagation of /");
-  if (::mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+  // (In the caller's mount namespace the rootfs is not bound onto itself: chroot
+  // needs no mount point, and `delete` then finds every mount of the container
+  // strictly under the rootfs.)
+  if (!p.host_mount_ns &&
+      ::mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return ChildFail(err, errno, "bind mount rootfs ", p.rootfs.c_str());
   int rootfd = ::open(p.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return ChildFail(err, errno, "open rootfs ", p.rootfs.c_str());
@@ -335,7 +339,10 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
 
 int EnterRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
   if (::chdir(p.rootfs.c_str()) != 0) return ChildFail(err, errno, "chdir ", p.rootfs.c_str());
-  if (p.no_pivot) {
+  if (p.host_mount_ns) {
+    // The caller's mount namespace: neither pivot_root nor MS_MOVE may touch it.
+    if (::chroot(".") != 0) return ChildFail(err, errno, "chroot");
+  } else if (p.no_pivot) {
     // chroot keeps the host's proc and sysfs reachable, which would let the
     // container mount an unmasked procfs: drop them from our mount namespace.
     for (auto& m : p.no_pivot_hide) {
@@ -393,7 +400,7 @@ int FinishRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
   }
   if (p.readonly_root && RemountBind("/", MS_RDONLY) != 0)
     return ChildFail(err, errno, "remount / read-only");
-  if ((p.root_propagation & MS_SHARED) &&
+  if ((p.root_propagation & MS_SHARED) && !p.host_mount_ns &&
       ::mount(nullptr, "/", nullptr, p.root_propagation, nullptr) != 0)
     return ChildFail(err, errno, "set rootfs propagation");
   return 0;

@@ -219,7 +219,12 @@ Result<InitPlan> BuildInitPlan(const PlanInputs& in) {
     if (type != flag) return Err("linux.namespaces: {} is not a {} namespace", ns.path, ns.type);
     AddJoin(&plan, NsJoin{flag, std::move(fd), ns.path});
   }
-  if (!ns_types.count("mount")) return Err("linux.namespaces: a mount namespace is required");
+  // As runc: without a mount namespace the mounts land in ours and init
+  // enters the rootfs by chroot (`delete` detaches them again).
+  plan.host_mount_ns = !ns_types.count("mount");
+  // A read-only remount of "/" there would reach the host's root mount.
+  if (plan.host_mount_ns && spec.root.readonly)
+    return Err("root.readonly: needs a mount namespace (linux.namespaces has none)");
   if (plan.new_timens)
     for (auto& [clock, off] : lx.time_offsets)
       plan.time_offsets += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);

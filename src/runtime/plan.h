@@ -133,6 +133,12 @@ struct InitPlan {
   unsigned long root_propagation = 0;
   bool readonly_root = false;
   bool no_pivot = false;
+  // The spec has no mount namespace: the propagation of / is left alone and
+  // the rootfs is entered by chroot, never pivot_root or MS_MOVE.
+  bool host_mount_ns = false;
+  // exec into a container without a mount namespace: chroot here first
+  // (/proc/<init>/root).
+  std::string exec_chroot;
   // --no-pivot: host proc/sysfs mounts to detach (or cover) before the chroot.
   std::vector<std::string> no_pivot_hide;
   std::vector<MountStep> mounts;

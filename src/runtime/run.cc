@@ -66,7 +66,8 @@ Result<int> Run(const GlobalOptions& g, const CreateOptions& o) {
   int code = ExitCode(status);
   if (!o.keep) {
     // Init is gone: what is left is `delete` of a stopped container.
-    if (auto st = RemoveStopped(store, created.state, created.cgroup.get(), created.hooks.poststop);
+    if (auto st = RemoveStopped(store, created.state, created.cgroup.get(), created.hooks.poststop,
+                                created.host_mounts);
         !st)
       log::Warnf("{}", st.error().message());
   } else {

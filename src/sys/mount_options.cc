@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "base/strings.h"
+
 namespace husk::sys {
 namespace {
 
@@ -218,6 +220,19 @@ std::vector<std::string> RevealingMounts(std::string_view mountinfo, std::string
     bool inside = point.size() >= rootfs.size() && point.compare(0, rootfs.size(), rootfs) == 0 &&
                   (point.size() == rootfs.size() || point[rootfs.size()] == '/');
     if (!inside) out.push_back(std::move(point));
+  }
+  return out;
+}
+
+std::vector<std::string> MountsUnder(std::string_view mountinfo, std::string_view dir) {
+  std::vector<std::string> out;
+  for (const auto& line : strings::Split(mountinfo, '\n')) {
+    auto f = strings::Split(line, ' ');
+    if (f.size() < 5) continue;
+    std::string point = UnescapeMountinfo(f[4]);
+    if (point.size() > dir.size() + 1 && point.compare(0, dir.size(), dir) == 0 &&
+        point[dir.size()] == '/')
+      out.push_back(std::move(point));
   }
   return out;
 }

@@ -49,4 +49,8 @@ const std::vector<std::string>& KnownMountOptions();
 // one exists, so they must be unmounted (or covered) before the chroot, as runc does.
 std::vector<std::string> RevealingMounts(std::string_view mountinfo, std::string_view rootfs);
 
+// Mount points of /proc/self/mountinfo text strictly under dir, in mount order
+// (a mount before those stacked on or under it).
+std::vector<std::string> MountsUnder(std::string_view mountinfo, std::string_view dir);
+
 }  // namespace husk::sys

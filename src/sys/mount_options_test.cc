@@ -146,3 +146,24 @@ TEST(RevealingMountsTest, FullProcAndSysfsOutsideTheRootfs) {
 
 }  // namespace
 }  // namespace husk::sys
+
+namespace husk::sys {
+namespace {
+
+TEST(MountsUnderTest, StrictlyUnderInMountOrder) {
+  const char* info =
+      "22 1 0:20 / /b rw - ext4 /dev/a rw\n"
+      "30 22 0:21 / /b/root rw - overlay o rw\n"
+      "31 30 0:22 / /b/root/proc rw - proc proc rw\n"
+      "32 30 0:23 / /b/root/dev rw - tmpfs tmpfs rw\n"
+      "33 32 0:24 / /b/root/dev/pts rw - devpts devpts rw\n"
+      "34 22 0:25 / /b/rootfs2/x rw - tmpfs tmpfs rw\n"
+      "35 30 0:26 / /b/root/with\\040space rw - tmpfs tmpfs rw\n";
+  EXPECT_EQ(MountsUnder(info, "/b/root"),
+            (std::vector<std::string>{"/b/root/proc", "/b/root/dev", "/b/root/dev/pts",
+                                      "/b/root/with space"}));
+  EXPECT_TRUE(MountsUnder(info, "/nowhere").empty());
+}
+
+}  // namespace
+}  // namespace husk::sys

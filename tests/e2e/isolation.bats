@@ -473,3 +473,49 @@ userns_cfg() {
   [[ -z $(find /sys/fs/cgroup -maxdepth 4 -name "husk-e2e-$CID" 2>/dev/null) ]]
   [[ -z $(rt list -q) ]]
 }
+
+# mounts_under DIR: mount points strictly under DIR in our mount namespace.
+mounts_under() {
+  awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo
+}
+
+@test "without a mount namespace: the host's, a chroot into the rootfs, nothing left after" {
+  # As runc: the mounts go into the caller's namespace (under the rootfs) and
+  # init enters the rootfs by chroot; delete detaches them.
+  make_bundle
+  cfg '.root.readonly = false | .linux.namespaces |= map(select(.type != "mount"))'
+  in_ctr 'readlink /proc/self/ns/mnt; ls /bin/busybox; ls /etc/debian_version 2>&1; ls /dev/null'
+  [[ ${lines[0]} == "$(readlink /proc/self/ns/mnt)" ]] || fail "$output"
+  [[ ${lines[1]} == /bin/busybox ]]
+  [[ ${lines[2]} == *"No such file"* ]]
+  [[ ${lines[3]} == /dev/null ]]
+  [[ -z $(mounts_under "$BUNDLE/rootfs") ]] || fail "left: $(mounts_under "$BUNDLE/rootfs")"
+  [[ ! -e $ROOT/$CID ]]
+}
+
+@test "without a mount namespace: exec is chrooted too, and delete cleans up" {
+  make_bundle sleep 1000
+  cfg '.root.readonly = false | .linux.namespaces |= map(select(.type != "mount"))'
+  detached run --detach --bundle "$BUNDLE" "$CID"
+  [[ -n $(mounts_under "$BUNDLE/rootfs") ]]  # proc, dev, sys... in our namespace
+  runf rt exec "$CID" sh -c 'ls /bin/busybox; ls /etc/debian_version 2>&1; cat /proc/1/cmdline'
+  [[ $status == 0 ]] || fail "$stderr"
+  [[ ${lines[0]} == /bin/busybox ]]
+  [[ ${lines[1]} == *"No such file"* ]]
+  [[ ${lines[2]} == sleep1000 ]]
+  rt kill "$CID" KILL
+  retry 50 0.1 eval '[[ $(rt state "$CID" | jq -r .status) == stopped ]]'
+  rt delete "$CID"
+  [[ -z $(mounts_under "$BUNDLE/rootfs") ]] || fail "left: $(mounts_under "$BUNDLE/rootfs")"
+}
+
+@test "without a mount namespace a read-only root is refused, leaving nothing" {
+  make_bundle true
+  cfg '.root.readonly = true | .linux.namespaces |= map(select(.type != "mount"))'
+  runf rt run --bundle "$BUNDLE" "$CID"
+  [[ $status != 0 ]]
+  [[ $stderr == *"root.readonly"*"mount namespace"* ]] || fail "$stderr"
+  [[ ${#stderr_lines[@]} == 1 ]]
+  [[ ! -e $ROOT/$CID ]]
+  [[ -z $(mounts_under "$BUNDLE/rootfs") ]]
+}
