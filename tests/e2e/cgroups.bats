@@ -244,12 +244,7 @@ cg() {
                     {allow: true, type: "c", major: 10, minor: 229, access: "r"}]}' >"$T/update.json"
   cat >"$T/v2.sh" <<'EOF'
 set -u
-mount --make-rprivate /
-for m in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | sort -r); do
-  umount -l "$m"
-done
-! mountpoint -q /sys/fs/cgroup || umount -l /sys/fs/cgroup
-mount -t cgroup2 none /sys/fs/cgroup
+. "$HUSK_LIB/cgroup2-only.sh"
 rt() { timeout -k 5 60 "$RUNTIME" --root "$ROOT" "$@"; }
 rt run --detach --bundle "$BUNDLE" "$CID" </dev/null >/dev/null || exit 1
 grep -qx "0::/huskrun/$CID" /proc/"$(rt state "$CID" | jq .pid)"/cgroup || echo "not in a v2 cgroup"
@@ -263,7 +258,7 @@ rt exec "$CID" sh -c ': >/dev/fuse' 2>&1 | sed 's/^/write after: /'
 rt exec "$CID" sh -c ': </dev/zero' 2>&1 && echo zero-ok
 rt delete -f "$CID"
 EOF
-  run env RUNTIME="$RUNTIME" ROOT="$ROOT" BUNDLE="$BUNDLE" CID="$CID" T="$T" unshare -m bash "$T/v2.sh"
+  run env RUNTIME="$RUNTIME" ROOT="$ROOT" BUNDLE="$BUNDLE" CID="$CID" T="$T" HUSK_LIB="$HUSK_LIB" unshare -m bash "$T/v2.sh"
   [[ $status == 0 ]] || fail "$output"
   [[ $output != *"not in a v2 cgroup"* && $output != *"update failed"* ]] || fail "$output"
   # Before update: the default devices only; /dev/fuse exists but may not be opened.

@@ -257,12 +257,7 @@ v1_controllers() {
   [[ -d /sys/fs/cgroup/unified ]] || skip "no cgroup2 hierarchy beside v1"
   cat >"$T/v2.sh" <<'EOF'
 set -u
-mount --make-rprivate /
-for m in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | sort -r); do
-  umount -l "$m"
-done
-! mountpoint -q /sys/fs/cgroup || umount -l /sys/fs/cgroup
-mount -t cgroup2 none /sys/fs/cgroup
+. "$HUSK_LIB/cgroup2-only.sh"
 rt() { timeout -k 5 60 "$RUNTIME" --root "$ROOT" "$@"; }
 trap 'rt delete -f "$CID" >/dev/null 2>&1' EXIT
 rt run --detach --bundle "$BUNDLE" "$CID" </dev/null >/dev/null || exit 1
@@ -282,7 +277,7 @@ rt exec "$CID" cat /proc/self/cgroup 2>&1 | sed 's/^/implicit: /'
 rt exec --cgroup / "$CID" true 2>&1 | sed 's/^/root: /'
 rt exec --cgroup foobar "$CID" cat /proc/self/cgroup 2>&1 | sed 's/^/foobar: /'
 EOF
-  run env RUNTIME="$RUNTIME" ROOT="$T/state-v2" BUNDLE="$BUNDLE" CID="$CID-v2" unshare -m bash "$T/v2.sh"
+  run env RUNTIME="$RUNTIME" ROOT="$T/state-v2" BUNDLE="$BUNDLE" CID="$CID-v2" HUSK_LIB="$HUSK_LIB" unshare -m bash "$T/v2.sh"
   [[ $status == 0 ]] || fail "$output"
   [[ $output == *"sub: 0::/huskrun/$CID-v2/sub"* ]] || fail "$output"
   [[ $output == *'controller: '*'unknown controller "memory"'* ]] || fail "$output"

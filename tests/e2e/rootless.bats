@@ -250,12 +250,7 @@ expect_one_error_line() {
     --arg p "/$DELEGATED/ctr"
   cat >"$T/v2.sh" <<'SCRIPT'
 set -u
-mount --make-rprivate /
-for m in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | sort -r); do
-  umount -l "$m"
-done
-! mountpoint -q /sys/fs/cgroup || umount -l /sys/fs/cgroup
-mount -t cgroup2 none /sys/fs/cgroup
+. "$HUSK_LIB/cgroup2-only.sh"
 d=/sys/fs/cgroup/$DELEGATED
 echo +hugetlb >/sys/fs/cgroup/cgroup.subtree_control
 mkdir -p "$d/shell"
@@ -276,7 +271,7 @@ echo $$ >/sys/fs/cgroup/cgroup.procs
 rmdir "$d/shell" "$d"
 SCRIPT
   run env RUNTIME="$RUNTIME" ROOT="$ROOT" BUNDLE="$BUNDLE" CID="$CID" T="$T" RL_USER="$RL_USER" \
-    DELEGATED="$DELEGATED" unshare -m bash "$T/v2.sh"
+    DELEGATED="$DELEGATED" HUSK_LIB="$HUSK_LIB" unshare -m bash "$T/v2.sh"
   rmdir "/sys/fs/cgroup/unified/$DELEGATED/ctr" "/sys/fs/cgroup/unified/$DELEGATED/shell" \
     "/sys/fs/cgroup/unified/$DELEGATED" 2>/dev/null || true
   [[ $status == 0 ]] || fail "$output"
