@@ -42,7 +42,9 @@ bool ToFile() {
   return g_fd != 2;
 }
 
-bool DebugEnabled() { return g_debug; }
+bool DebugEnabled() {
+  return g_debug;
+}
 
 void Write(Level level, std::string_view msg) {
   if (level == Level::kDebug && !g_debug) return;
