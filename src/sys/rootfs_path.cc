@@ -65,6 +65,28 @@ int SpliceSymlink(int dirfd, char* path, size_t start, size_t end, char* out) {
   return 0;
 }
 
+// When path's parent resolves inside the root, makes its last component there
+// and opens the result; -ENOENT when the parent is missing or the new name
+// resolves to nothing (a dangling symlink was there): the caller walks then.
+int MkdirLastInRoot(int rootfd, char* path, mode_t mode) {
+  size_t len = strlen(path);
+  if (len == 0 || path[len - 1] == '/') return -ENOENT;
+  size_t base = len;
+  while (base > 0 && path[base - 1] != '/') --base;
+  const char* name = path + base;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return -ENOENT;
+  char saved = path[base];
+  path[base] = '\0';
+  int parent = OpenDirInRoot(rootfd, base ? path : ".");
+  path[base] = saved;
+  if (parent < 0) return parent;
+  // mkdirat never follows a symlink in the last component: nothing outside.
+  int r = mkdirat(parent, name, mode) == 0 || errno == EEXIST ? 0 : -errno;
+  close(parent);
+  if (r < 0) return r;
+  return OpenDirInRoot(rootfd, path);
+}
+
 // Resolves the directory `path` inside the root, creating what is missing.
 // `path` and `scratch` are PATH_MAX buffers; `path` holds the NUL-terminated
 // path and is rewritten when a dangling symlink is followed.
@@ -72,6 +94,9 @@ int MkdirAllWalk(int rootfd, char* path, char* scratch, mode_t mode) {
   for (int hops = 0; hops <= kMaxSymlinkHops; ++hops) {
     // Usually everything exists already (the rootfs ships /proc, /dev...).
     int fd = OpenDirInRoot(rootfd, path[0] ? path : "/");
+    if (fd != -ENOENT) return fd;
+    // Next most often only the last component is missing (/sys/fs/cgroup/cpu).
+    fd = MkdirLastInRoot(rootfd, path, mode);
     if (fd != -ENOENT) return fd;
 
     int parent = OpenDirInRoot(rootfd, "/");

@@ -142,6 +142,23 @@ TEST_F(RootfsPathTest, MkdirAllFollowsDanglingLinkInside) {
   EXPECT_FALSE(fs::Exists("/nonexistent"));
 }
 
+// The last component alone missing takes a shorter way (mkdirat in its parent):
+// a dangling link there, relative or absolute, must still land inside.
+TEST_F(RootfsPathTest, MkdirAllLastComponentDanglingLinkStaysInside) {
+  UniqueFd fd(MkdirAllInRootNoAlloc(rootfd_.get(), "/dangling", 0755));
+  ASSERT_GE(fd.get(), 0) << strerror(-fd.get());
+  EXPECT_EQ(Where(fd.get()), root_ + "/nonexistent/dir");
+  Symlink("../../../made-by-link", "up-dangling");
+  UniqueFd up(MkdirAllInRootNoAlloc(rootfd_.get(), "up-dangling", 0755));
+  ASSERT_GE(up.get(), 0) << strerror(-up.get());
+  EXPECT_EQ(Where(up.get()), root_ + "/made-by-link");
+  EXPECT_FALSE(fs::Exists(outside_ + "/made-by-link"));
+  ASSERT_TRUE(fs::MkdirAll(root_ + "/p").ok());
+  UniqueFd last(MkdirAllInRootNoAlloc(rootfd_.get(), "/p/q", 0700));
+  ASSERT_GE(last.get(), 0) << strerror(-last.get());
+  EXPECT_EQ(Where(last.get()), root_ + "/p/q");
+}
+
 TEST_F(RootfsPathTest, MkdirAllErrors) {
   ASSERT_TRUE(fs::WriteFile(root_ + "/file", "").ok());
   EXPECT_EQ(MkdirAllInRootNoAlloc(rootfd_.get(), "file/sub", 0755), -ENOTDIR);

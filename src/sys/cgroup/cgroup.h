@@ -115,6 +115,13 @@ class Manager {
   virtual std::vector<SubMount> ContainerMounts(bool cgroupns) const = 0;
 };
 
+// Whether rules (linux.resources.devices, in order) certainly grant access ('r', 'w'
+// or 'm') to the device of type 'c' or 'b' and the given numbers, the same on v1 and
+// v2. False also when the answer could differ between the two (a deny under an
+// allow-all default): callers use it to skip a precaution, never to grant anything.
+bool DeviceRulesCertainlyAllow(const std::vector<oci::DeviceCgroupRule>& rules, char type,
+                               int64_t major, int64_t minor, char access);
+
 // cgroups_path is linux.cgroupsPath: empty means "/huskrun/<id>", a relative path goes
 // under "/huskrun", an absolute one is used as is. The systemd driver is not supported.
 Result<std::unique_ptr<Manager>> Open(const std::string& cgroups_path, const std::string& id,

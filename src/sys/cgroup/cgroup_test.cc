@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +203,34 @@ TEST_P(CgroupManager, MadeByCreateTellsNewFromExisting) {
   EXPECT_FALSE(fs::Exists(Dir("pids").empty() ? Dir("memory") : Dir("pids")));
 }
 
+// v1 cpuset: levels made on the way get the parent's cpus and mems and
+// cgroup.clone_children (so later leaves start filled in); a process can join
+// the leaf, and a leaf below a level made elsewhere without clone_children is
+// filled in by copying.
+TEST_P(CgroupManager, CpusetLevelsAreFilledIn) {
+  if (V2() || Dir("cpuset").empty()) GTEST_SKIP() << "v1 cpuset controller only";
+  std::string top = Dir("cpuset");
+  std::string root_cpus = ReadBack("cpuset", "cpuset.cpus");
+  ASSERT_FALSE(root_cpus.empty());
+  auto nested = Make(path_ + "/a/b");
+  ASSERT_TRUE(nested->Create().ok());
+  EXPECT_EQ(strings::Trim(*fs::ReadFile(top + "/a/cgroup.clone_children")), "1");
+  EXPECT_EQ(strings::Trim(*fs::ReadFile(top + "/a/b/cpuset.cpus")), root_cpus);
+  EXPECT_FALSE(strings::Trim(*fs::ReadFile(top + "/a/b/cpuset.mems")).empty());
+  Child c;
+  auto st = nested->AddProcess(c.pid);
+  EXPECT_TRUE(st.ok()) << st.error().message();
+  // Made elsewhere: a level without clone_children and empty cpus.
+  ASSERT_EQ(::mkdir((top + "/plain").c_str(), 0755), 0);
+  ASSERT_TRUE(fs::WriteFile(top + "/plain/cgroup.clone_children", "0").ok());
+  auto below = Make(path_ + "/plain/leaf");
+  ASSERT_TRUE(below->Create().ok());
+  EXPECT_EQ(strings::Trim(*fs::ReadFile(top + "/plain/leaf/cpuset.cpus")), root_cpus);
+  Child c2;
+  st = below->AddProcess(c2.pid);
+  EXPECT_TRUE(st.ok()) << st.error().message();
+}
+
 TEST_P(CgroupManager, ApplyWritesLimits) {
   if (Lacks("memory.max") || Lacks("cpu.max") || Lacks("pids.max"))
     GTEST_SKIP() << "memory, cpu or pids controller not offered";
@@ -368,6 +398,72 @@ TEST_P(CgroupManager, DeviceUpdateNeverRefusesKeptAccess) {
   EXPECT_EQ(ReadBack("devices", "devices.list"), "c 1:3 rwm\nc 1:7 r");
   EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_RDONLY), 0);
   EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_WRONLY), EPERM);
+}
+
+// 0 or the errno of mknod of a device node at path by a child moved into m's cgroup.
+int MknodInCgroup(Manager& m, const std::string& path, mode_t type, dev_t dev) {
+  int go[2], res[2];
+  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(res, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(1);
+    int r = ::mknod(path.c_str(), type | 0600, dev) == 0 ? 0 : errno;
+    ::unlink(path.c_str());
+    (void)!::write(res[1], &r, sizeof r);
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  ::close(res[1]);
+  int r = -1;
+  if (m.AddProcess(pid).ok() && ::write(go[1], "x", 1) == 1 &&
+      ::read(res[0], &r, sizeof r) != sizeof r)
+    r = -1;
+  ::close(go[1]);
+  ::close(res[0]);
+  ::waitpid(pid, nullptr, 0);
+  return r;
+}
+
+// create writes the limits while init still makes device nodes when
+// DeviceRulesCertainlyAllow says the rules allow each mknod: the kernel must
+// agree. Random rule lists over a few types and numbers, applied as create
+// applies them, then every device the function vouches for is made for real.
+TEST_P(CgroupManager, CertainlyAllowedMknodSucceeds) {
+  if (!V2() && Dir("devices").empty()) GTEST_SKIP() << "no devices controller";
+  char tmpl[] = "/tmp/husk-mknod-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  const char* types[] = {"a", "c", "b"};
+  const std::optional<int64_t> nums[] = {std::nullopt, 1, 7};
+  const char* accesses[] = {"rwm", "m", "rw", "wm", ""};
+  unsigned seed = 42;
+  auto next = [&seed](unsigned n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  int vouched = 0;
+  for (int round = 0; round < 30; ++round) {
+    oci::Resources r;
+    // As create does: mostly a deny-all first, then rules.
+    if (next(4) != 0) r.devices.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
+    for (unsigned k = 0, n = 1 + next(4); k < n; ++k)
+      r.devices.push_back(
+          {next(2) == 0, types[next(3)], nums[next(3)], nums[next(3)], accesses[next(5)]});
+    auto st = m_->Apply(r);
+    ASSERT_TRUE(st.ok()) << round << ": " << st.error().message();
+    for (char type : {'c', 'b'})
+      for (int64_t major : {1, 7})
+        for (int64_t minor : {1, 7}) {
+          if (!DeviceRulesCertainlyAllow(r.devices, type, major, minor, 'm')) continue;
+          ++vouched;
+          int e = MknodInCgroup(*m_, dir + "/node", type == 'c' ? S_IFCHR : S_IFBLK,
+                                makedev(major, minor));
+          EXPECT_EQ(e, 0) << "round " << round << ": " << type << " " << major << ":" << minor;
+        }
+  }
+  EXPECT_GT(vouched, 10);  // the lists above must exercise the positive answer
+  ::rmdir(dir.c_str());
 }
 
 TEST_P(CgroupManager, HugetlbLimit) {

@@ -207,5 +207,32 @@ TEST(DeviceTransitions, AllowAllRuleOrPartialTypeAStartsOver) {
   EXPECT_FALSE(MinimalDeviceTransitions("c 1:3 rwm\n", {Dev(false, "a", {}, {}, "w")}));
 }
 
+TEST(DeviceRulesCertainlyAllow, LastMatchUnderDenyAll) {
+  std::vector<oci::DeviceCgroupRule> rules = {
+      Dev(false, "a", {}, {}, "rwm"), Dev(true, "c", 1, {}, "rwm"), Dev(false, "c", 1, 7, "m"),
+      Dev(true, "b", {}, {}, "r")};
+  EXPECT_TRUE(DeviceRulesCertainlyAllow(rules, 'c', 1, 3, 'm'));
+  EXPECT_FALSE(DeviceRulesCertainlyAllow(rules, 'c', 1, 7, 'm'));
+  EXPECT_TRUE(DeviceRulesCertainlyAllow(rules, 'c', 1, 7, 'r'));
+  EXPECT_FALSE(DeviceRulesCertainlyAllow(rules, 'b', 8, 0, 'm'));
+  EXPECT_FALSE(DeviceRulesCertainlyAllow(rules, 'c', 5, 0, 'm'));  // nothing matches
+  // No type "a" rule: huskrun starts from deny-all.
+  EXPECT_TRUE(DeviceRulesCertainlyAllow({Dev(true, "c", 1, 3, "")}, 'c', 1, 3, 'm'));
+  EXPECT_FALSE(DeviceRulesCertainlyAllow({}, 'c', 1, 3, 'm'));
+}
+
+TEST(DeviceRulesCertainlyAllow, AllowAllDefaultWithDeniesIsUncertain) {
+  // Only the last "a" rule counts.
+  std::vector<oci::DeviceCgroupRule> rules = {Dev(false, "a", {}, {}, "rwm"),
+                                              Dev(true, "a", {}, {}, "rwm")};
+  EXPECT_TRUE(DeviceRulesCertainlyAllow(rules, 'b', 8, 0, 'm'));
+  // v1 keeps c *:* as a deny the later allow of 1:3 does not lift; v2 would allow.
+  rules.push_back(Dev(false, "c", {}, {}, "m"));
+  rules.push_back(Dev(true, "c", 1, 3, "m"));
+  EXPECT_FALSE(DeviceRulesCertainlyAllow(rules, 'c', 1, 3, 'm'));
+  EXPECT_TRUE(DeviceRulesCertainlyAllow(rules, 'c', 1, 3, 'r'));
+  EXPECT_TRUE(DeviceRulesCertainlyAllow(rules, 'b', 1, 3, 'm'));
+}
+
 }  // namespace
 }  // namespace husk::cgroup

@@ -37,18 +37,41 @@ Status InheritCpuset(const std::string& parent, const std::string& dir) {
   return Ok();
 }
 
+bool CpusetSet(const std::string& dir) {
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    auto cur = Read(dir, file);
+    if (!cur || strings::Trim(*cur).empty()) return false;
+  }
+  return true;
+}
+
+// The levels of path are made as needed. A level below which cgroups are made
+// gets cgroup.clone_children when we make it, or when it is huskrun's own
+// /huskrun: the kernel then starts a new child with the parent's cpus and
+// mems, and a new container's cpuset costs two reads instead of copies at
+// every level.
 Status MkdirCpuset(const std::string& mountpoint, const std::string& path, bool* made_leaf) {
-  std::string parent = mountpoint;
+  std::string leaf = fs::Join(mountpoint, path);
+  std::vector<std::string> levels = {mountpoint};
   bool made = false;
   for (const auto& part : strings::Split(path, '/')) {
     if (part.empty()) continue;
-    std::string dir = fs::Join(parent, part);
+    std::string dir = fs::Join(levels.back(), part);
     made = ::mkdir(dir.c_str(), 0755) == 0;
     if (!made && errno != EEXIST) return ErrnoErr("mkdir {}", dir);
-    TRY(InheritCpuset(parent, dir));
-    parent = dir;
+    if (made && dir != leaf) {
+      // Set before anything is made below it: its children inherit these.
+      TRY(InheritCpuset(levels.back(), dir));
+      TRY(Write(dir, "cgroup.clone_children", "1"));
+    }
+    levels.push_back(dir);
   }
   *made_leaf = made;
+  if (levels.size() < 2 || CpusetSet(leaf)) return Ok();
+  // A level made by someone else without clone_children: copy down as needed.
+  for (size_t i = 1; i < levels.size(); ++i) TRY(InheritCpuset(levels[i - 1], levels[i]));
+  if (levels.size() > 2 && levels[levels.size() - 2] == mountpoint + "/huskrun")
+    (void)Write(levels[levels.size() - 2], "cgroup.clone_children", "1");
   return Ok();
 }
 
