@@ -22,6 +22,24 @@ Status WriteFile(const std::string& path, std::string_view data, mode_t mode = 0
 // data that must survive a crash (not runtime state, which lives in tmpfs).
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
                        bool durable = false);
+// The first half of WriteFileAtomic: the temp file written, not yet renamed.
+// Commit renames it over the path; dropped uncommitted, it removes the temp.
+// Lets a caller write ahead of time and publish at the right moment.
+class PendingFile {
+ public:
+  static Result<PendingFile> Write(const std::string& path, std::string_view data,
+                                   mode_t mode = 0644, bool durable = false);
+  PendingFile(PendingFile&& o) noexcept : path_(std::move(o.path_)), tmp_(std::move(o.tmp_)) {
+    o.tmp_.clear();
+  }
+  PendingFile& operator=(PendingFile&&) = delete;
+  ~PendingFile();
+  Status Commit();
+
+ private:
+  PendingFile(std::string path, std::string tmp) : path_(std::move(path)), tmp_(std::move(tmp)) {}
+  std::string path_, tmp_;  // tmp_ empty: committed or moved from
+};
 // mkdir -p; existing directories are fine.
 Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // rm -rf that does not cross mount points and does not follow symlinks.

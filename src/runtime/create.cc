@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +106,19 @@ std::string OwnerName() {
     }
   }
   return std::to_string(uid);
+}
+
+// Whether the device rules certainly let init make every device node of the plan
+// (fifos are not the device cgroup's business; nodes bound from the host are not made).
+bool RulesAllowPlannedNodes(const std::vector<oci::DeviceCgroupRule>& rules,
+                            const std::vector<DeviceStep>& devices) {
+  for (const auto& d : devices) {
+    if (d.bind_from_host || !(S_ISCHR(d.mode) || S_ISBLK(d.mode))) continue;
+    char type = S_ISCHR(d.mode) ? 'c' : 'b';
+    if (!cgroup::DeviceRulesCertainlyAllow(rules, type, major(d.dev), minor(d.dev), 'm'))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -295,6 +309,17 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   in.no_pivot = o.no_pivot;
   in.cgroup = cg;
   InitPlan plan = TRY(BuildInitPlan(in));
+  // runc applies the limits once the rootfs is built, so that the device
+  // cgroup cannot refuse init the mknod of the spec's devices. When the rules
+  // certainly allow every node init makes, the limits go on while init mounts,
+  // and init makes the nodes once they are on (see protocol.h).
+  oci::Resources resources = lx.resources.value_or(oci::Resources{});
+  AddDefaultDeviceRules(&resources);
+  plan.limits_before_devices = cg && RulesAllowPlannedNodes(resources.devices, plan.devices);
+  // Then, without prestart or createRuntime hooks, the parent has nothing to do
+  // between kMountsDone and kHooksDone: the child need not wait for it.
+  plan.await_hooks_done = !plan.limits_before_devices || !spec.hooks.prestart.empty() ||
+                          !spec.hooks.create_runtime.empty();
 
   // exec.fifo: init blocks reading it until `start` writes.
   std::string fifo = store.FifoPath(o.id);
@@ -358,7 +383,7 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
 
   st.init_pid = pid;
   std::string state_json = StateToJson(st, ContainerStatus::kCreating);
-  if (state_json.size() > plan.state_buf.size()) return Err("state JSON is too large");
+  if (state_json.size() > plan.state_cap) return Err("state JSON is too large");
   if (lx.seccomp)
     ch.on_seccomp_fd = [&](UniqueFd listener, pid_t p) {
       return SendToSeccompAgent(*lx.seccomp, state_json, p, listener.get());
@@ -383,23 +408,27 @@ Result<CreatedContainer> CreateContainer(const GlobalOptions& g, const CreateOpt
   if (!cg) st.cgroup_path.clear();
   if (joined) joined = ch.Send(MsgType::kCgroupJoined);
   TRY(ch.PreferChildError(std::move(joined)));
+  if (plan.limits_before_devices) {
+    // (cg is null when a rootless container turned out to get no cgroup.)
+    Status set = cg ? ApplyLimits(*cg, resources, cg_policy.rootless) : Ok();
+    if (set) set = ch.Send(MsgType::kLimitsSet);
+    TRY(ch.PreferChildError(std::move(set)));
+  }
   // Unread until state.json exists; written while the child mounts.
   TRY(store.SaveConfig(o.id, config_text));
   log::Debugf("child process in init(): pid {}", pid);
   TRY(ch.Expect(MsgType::kMountsDone));
-  // Limits apply once the rootfs is built, as with runc: init must be able to
-  // mknod the spec's devices even when the device cgroup will deny them.
-  oci::Resources resources = lx.resources.value_or(oci::Resources{});
-  AddDefaultDeviceRules(&resources);
-  if (cg) TRY(ApplyLimits(*cg, resources, cg_policy.rootless));
+  if (cg && !plan.limits_before_devices) TRY(ApplyLimits(*cg, resources, cg_policy.rootless));
   TRY(RunHooks(spec.hooks.prestart, "prestart", state_json));
   TRY(RunHooks(spec.hooks.create_runtime, "createRuntime", state_json));
-  TRY(ch.Send(MsgType::kHooksDone));
+  if (plan.await_hooks_done) TRY(ch.Send(MsgType::kHooksDone));
+  // state.json is written while init finishes its setup, and published (one
+  // rename) once it is ready.
+  st.init_start_time = ProcessStartTime(pid);
+  auto state_file = TRY(store.Prepare(st));
   TRY(ch.Expect(MsgType::kReady));
   log::Debugf("init: closing the pipe to signal completion (pid {} waits on exec.fifo)", pid);
-
-  st.init_start_time = ProcessStartTime(pid);
-  TRY(store.Save(st));
+  TRY(state_file.Commit());
   if (!pid_file.empty()) TRY(fs::WriteFileAtomic(pid_file, std::to_string(pid), 0644));
   rollback.armed = false;
   created.pid = pid;

@@ -79,7 +79,7 @@ int Expect(const InitPlan& p, MsgType want, Message* err) {
 int ReceiveState(InitPlan& p, Message* err) {
   ssize_t n;
   do {
-    n = ::recv(p.sync_fd, p.state_buf.data(), p.state_buf.size(), 0);
+    n = ::recv(p.sync_fd, p.state_buf.get(), p.state_cap, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return ChildFail(err, errno, "receive state");
   p.state_len = static_cast<size_t>(n);
@@ -306,8 +306,10 @@ void ChildMain(InitPlan& p) noexcept {
     }
     if (SetupRootfsNoAlloc(p, &err) != 0) Die(p, &err);
     if (!p.new_cgroupns && Expect(p, MsgType::kCgroupJoined, &err) != 0) Die(p, &err);
+    if (p.limits_before_devices && Expect(p, MsgType::kLimitsSet, &err) != 0) Die(p, &err);
+    if (SetupDevicesNoAlloc(p, &err) != 0) Die(p, &err);
     if (Send(p, MsgType::kMountsDone, &err) != 0) Die(p, &err);
-    if (Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
+    if (p.await_hooks_done && Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
     // As runc: createContainer hooks run in the rootfs (relative paths in them
     // name files of the container), before pivot_root.
     if (!p.create_container_hooks.empty() && ::chdir(p.rootfs.c_str()) != 0) {
@@ -315,7 +317,7 @@ void ChildMain(InitPlan& p) noexcept {
       Die(p, &err);
     }
     for (auto& h : p.create_container_hooks) {
-      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
+      if (RunHookNoAlloc(h, p.state_buf.get(), p.state_len, &err) != 0) Die(p, &err);
     }
     if (EnterRootfsNoAlloc(p, &err) != 0) Die(p, &err);
     if (FinishRootfsNoAlloc(p, &err) != 0) Die(p, &err);
@@ -367,7 +369,7 @@ void ChildMain(InitPlan& p) noexcept {
   }
   if (!p.is_exec) {
     for (auto& h : p.start_container_hooks) {
-      if (RunHookNoAlloc(h, p.state_buf.data(), p.state_len, &err) != 0) Die(p, &err);
+      if (RunHookNoAlloc(h, p.state_buf.get(), p.state_len, &err) != 0) Die(p, &err);
     }
   }
   ::execve(exec_path, pp.argv.get(), pp.envp.get());

@@ -169,6 +169,15 @@ int DoRemount(int rootfd, const MountStep& m, Message* err) {
   return 0;
 }
 
+int DoSetAttrRec(int rootfd, const MountStep& m, Message* err) {
+  MountTarget mounted;
+  if (OpenMounted(rootfd, m.dest, &mounted, err) != 0) return -1;
+  MountAttr a{m.rec_attr_set, m.rec_attr_clr, 0, 0};
+  if (MountSetattr(mounted.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) != 0)
+    return ChildFail(err, errno, "set recursive attributes of ", m.dest.c_str());
+  return 0;
+}
+
 // Opens a directory inside the root (created if needed) for mknodat and
 // symlinkat, which take no O_PATH fd.
 int OpenDirInRoot(int rootfd, const char* dir, Message* err) {
@@ -328,9 +337,19 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
       case MountStep::Kind::kRemount:
         r = DoRemount(rootfd, m, err);
         break;
+      case MountStep::Kind::kSetAttrRec:
+        r = DoSetAttrRec(rootfd, m, err);
+        break;
     }
     if (r != 0) return -1;
   }
+  return 0;
+}
+
+int SetupDevicesNoAlloc(const InitPlan& p, Message* err) noexcept {
+  int rootfd = ::open(p.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return ChildFail(err, errno, "open rootfs ", p.rootfs.c_str());
+  FdGuard g{rootfd};
   if (p.setup_dev && SetupDev(rootfd, p, err) != 0) return -1;
   for (auto& m : p.late_remounts)
     if (DoRemount(rootfd, m, err) != 0) return -1;

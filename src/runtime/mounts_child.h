@@ -6,8 +6,11 @@
 
 namespace husk::runtime {
 
-// Before pivot_root: propagation, the rootfs bind, spec mounts, devices.
+// Before pivot_root: propagation, the rootfs bind, spec mounts.
 int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept;
+// Then (once in the cgroup, see kLimitsSet): device nodes and links, and the
+// late read-only remounts.
+int SetupDevicesNoAlloc(const InitPlan& p, Message* err) noexcept;
 // pivot_root into the rootfs (MS_MOVE + chroot with --no-pivot).
 int EnterRootfsNoAlloc(const InitPlan& p, Message* err) noexcept;
 // After pivot_root: sysctls, readonly and masked paths, readonly root, propagation.

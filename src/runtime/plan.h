@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,8 @@ struct HookCmd {
 };
 
 struct MountStep {
-  enum class Kind { kMount, kBind, kSymlink, kRemount };
+  // kSetAttrRec: mount_setattr(AT_RECURSIVE) of dest with rec_attr_set/clr.
+  enum class Kind { kMount, kBind, kSymlink, kRemount, kSetAttrRec };
   Kind kind = Kind::kMount;
   std::string source;  // host path for binds (absolute), link text for symlinks
   // Binds in a user namespace (new or joined): the source may be unreachable from the
@@ -144,6 +146,13 @@ struct InitPlan {
   std::vector<MountStep> mounts;
   bool setup_dev = true;
   std::vector<DeviceStep> devices;
+  // The parent applies the cgroup limits while the child mounts and sends
+  // kLimitsSet; the child makes the device nodes after it. Only when the device
+  // rules certainly allow those mknods; otherwise the limits wait for kMountsDone.
+  bool limits_before_devices = false;
+  // Whether the child waits for kHooksDone after kMountsDone: not when the
+  // parent has neither limits nor prestart/createRuntime hooks left to run.
+  bool await_hooks_done = true;
   // Read-only tmpfs mounts are made read-only only after everything else was
   // created in them (e.g. /dev with its nodes and /dev/pts).
   std::vector<MountStep> late_remounts;
@@ -163,9 +172,11 @@ struct InitPlan {
   int console_fd = -1;  // connected --console-socket, or our socketpair end
   int preserve_fds = 0;
 
-  // Scratch the child writes into; sized before clone so the child never allocates.
-  std::vector<char> state_buf;
-  size_t state_len = 0;
+  // Scratch the child writes into, allocated before clone so the child never
+  // allocates. Not zeroed: a page nobody writes costs no page fault (a fault
+  // is dear under some hypervisors, and this buffer is mostly unused).
+  std::unique_ptr<char[]> state_buf;
+  size_t state_cap = 0, state_len = 0;
 };
 
 // Where a plan's inputs come from.

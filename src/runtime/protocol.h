@@ -21,13 +21,15 @@
 //   [kMountSource + fd, per userns bind] ─────▶  setresuid(0) in a user namespace,
 //   cgroup.procs (v1)                             session keyring, rlimits,
 //   kCgroupJoined ────────────────────────────▶  oom_score_adj, [kCgroupJoined,
-//                                                 setns/unshare(cgroup)], hostname,
-//                                                 mounts, devices,
-//                                                 [kCgroupJoined]
+//   [limits_before_devices: cgroup limits,        setns/unshare(cgroup)], hostname,
+//    kLimitsSet] ─────────────────────────────▶  mounts, [kCgroupJoined],
+//                                                 [kLimitsSet], devices
 //                              ◀──────────────── kMountsDone
-//   cgroup limits, prestart + createRuntime hooks
-//   kHooksDone ───────────────────────────────▶  createContainer hooks,
-//                                                 pivot_root, masked/readonly
+//   [else cgroup limits], prestart +
+//   createRuntime hooks
+//   kHooksDone (unless plan.await_hooks_done ─▶  [kHooksDone], createContainer hooks,
+//   is false: no limits or hooks were left)
+//   state.json, under a temp name                 pivot_root, masked/readonly
 //                                                 paths, sysctl, pty → console
 //                                                 socket, user, caps, seccomp,
 //                                                 PATH lookup, no_new_privs
@@ -36,7 +38,7 @@
 //   send it to the seccomp agent                   when SCMP_ACT_NOTIFY]
 //   [kSeccompDone] ───────────────────────────▶
 //                              ◀──────────────── kReady
-//   write state.json, pid file; exit             block reading exec.fifo
+//   rename state.json in place, pid file; exit   block reading exec.fifo
 //   ...
 //   `huskrun start`: write a byte to exec.fifo ─▶ startContainer hooks, execve
 //
@@ -71,6 +73,10 @@ enum class MsgType : uint32_t {
   // In a joined user namespace with a new pid namespace (plan.h: ForksInit),
   // before kGo: the child cloned init and sends its pid; then it exits.
   kInitPid = 10,
+  // With plan.limits_before_devices: the parent wrote the cgroup limits (after
+  // kCgroupJoined, while the child mounts); the child waits for it before it
+  // makes the device nodes, so that no mknod races the device rules' writes.
+  kLimitsSet = 11,
 };
 
 inline const char* MsgName(MsgType t) {
@@ -95,6 +101,8 @@ inline const char* MsgName(MsgType t) {
       return "cgroup-joined";
     case MsgType::kInitPid:
       return "init-pid";
+    case MsgType::kLimitsSet:
+      return "limits-set";
   }
   return "unknown";
 }

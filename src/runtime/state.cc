@@ -64,6 +64,11 @@ Status StateStore::Reserve(const std::string& id) const {
 }
 
 Status StateStore::Save(const ContainerState& s) const {
+  auto f = TRY(Prepare(s));
+  return f.Commit();
+}
+
+Result<fs::PendingFile> StateStore::Prepare(const ContainerState& s) const {
   json j = {{"id", s.id},
             {"init_pid", s.init_pid},
             {"init_start_time", s.init_start_time},
@@ -74,7 +79,7 @@ Status StateStore::Save(const ContainerState& s) const {
             {"annotations", s.annotations},
             {"cgroup_path", s.cgroup_path},
             {"stopped", s.stopped_on_record}};
-  return fs::WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600);
+  return fs::PendingFile::Write(Dir(s.id) + "/state.json", j.dump(), 0600);
 }
 
 Result<ContainerState> StateStore::Load(const std::string& id) const {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fs.h"
 #include "base/result.h"
 #include "oci/spec.h"
 
@@ -46,6 +47,9 @@ class StateStore {
   // Makes <root>/<id>; "container "id" already exists" when taken.
   Status Reserve(const std::string& id) const;
   Status Save(const ContainerState& s) const;
+  // Save in two steps: state.json written under a temp name now, published by
+  // Commit (create writes it while init finishes its setup).
+  Result<fs::PendingFile> Prepare(const ContainerState& s) const;
   Result<ContainerState> Load(const std::string& id) const;
   Status SaveConfig(const std::string& id, const std::string& config_json) const;
   Result<oci::Spec> LoadConfig(const std::string& id) const;
