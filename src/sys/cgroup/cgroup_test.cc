@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -310,16 +311,15 @@ TEST_P(CgroupManager, RejectedValueNamesFileAndValue) {
   }
 }
 
-// 0 or the errno of open(path, flags) in a child moved into m's cgroup.
-int OpenInCgroup(Manager& m, const char* path, int flags) {
+// 0 or the errno op returns, run in a child moved into m's cgroup.
+int ErrnoInCgroup(Manager& m, const std::function<int()>& op) {
   int go[2], res[2];
   if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(res, O_CLOEXEC) != 0) return -1;
   pid_t pid = ::fork();
   if (pid == 0) {
     char c;
     if (::read(go[0], &c, 1) != 1) ::_exit(1);
-    int fd = ::open(path, flags | O_CLOEXEC);
-    int r = fd < 0 ? errno : 0;
+    int r = op();
     (void)!::write(res[1], &r, sizeof r);
     ::_exit(0);
   }
@@ -333,6 +333,13 @@ int OpenInCgroup(Manager& m, const char* path, int flags) {
   ::close(res[0]);
   ::waitpid(pid, nullptr, 0);
   return r;
+}
+
+int OpenInCgroup(Manager& m, const char* path, int flags) {
+  return ErrnoInCgroup(m, [&] {
+    int fd = ::open(path, flags | O_CLOEXEC);
+    return fd < 0 ? errno : 0;
+  });
 }
 
 TEST_P(CgroupManager, DeviceRules) {
@@ -400,29 +407,13 @@ TEST_P(CgroupManager, DeviceUpdateNeverRefusesKeptAccess) {
   EXPECT_EQ(OpenInCgroup(*m_, "/dev/full", O_WRONLY), EPERM);
 }
 
-// 0 or the errno of mknod of a device node at path by a child moved into m's cgroup.
+// 0 or the errno of mknod of a device node at path, in m's cgroup.
 int MknodInCgroup(Manager& m, const std::string& path, mode_t type, dev_t dev) {
-  int go[2], res[2];
-  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(res, O_CLOEXEC) != 0) return -1;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    char c;
-    if (::read(go[0], &c, 1) != 1) ::_exit(1);
+  return ErrnoInCgroup(m, [&] {
     int r = ::mknod(path.c_str(), type | 0600, dev) == 0 ? 0 : errno;
     ::unlink(path.c_str());
-    (void)!::write(res[1], &r, sizeof r);
-    ::_exit(0);
-  }
-  ::close(go[0]);
-  ::close(res[1]);
-  int r = -1;
-  if (m.AddProcess(pid).ok() && ::write(go[1], "x", 1) == 1 &&
-      ::read(res[0], &r, sizeof r) != sizeof r)
-    r = -1;
-  ::close(go[1]);
-  ::close(res[0]);
-  ::waitpid(pid, nullptr, 0);
-  return r;
+    return r;
+  });
 }
 
 // create writes the limits while init still makes device nodes when
