@@ -304,10 +304,12 @@ void ChildMain(InitPlan& p) noexcept {
       ChildFail(&err, errno, "setdomainname");
       Die(p, &err);
     }
-    if (SetupRootfsNoAlloc(p, &err) != 0) Die(p, &err);
+    int rootfd = SetupRootfsNoAlloc(p, &err);
+    if (rootfd < 0) Die(p, &err);
     if (!p.new_cgroupns && Expect(p, MsgType::kCgroupJoined, &err) != 0) Die(p, &err);
     if (p.limits_before_devices && Expect(p, MsgType::kLimitsSet, &err) != 0) Die(p, &err);
-    if (SetupDevicesNoAlloc(p, &err) != 0) Die(p, &err);
+    if (SetupDevicesNoAlloc(p, rootfd, &err) != 0) Die(p, &err);
+    ::close(rootfd);
     if (Send(p, MsgType::kMountsDone, &err) != 0) Die(p, &err);
     if (p.await_hooks_done && Expect(p, MsgType::kHooksDone, &err) != 0) Die(p, &err);
     // As runc: createContainer hooks run in the rootfs (relative paths in them

@@ -343,13 +343,11 @@ int SetupRootfsNoAlloc(const InitPlan& p, Message* err) noexcept {
     }
     if (r != 0) return -1;
   }
-  return 0;
+  g.fd = -1;  // the caller's now
+  return rootfd;
 }
 
-int SetupDevicesNoAlloc(const InitPlan& p, Message* err) noexcept {
-  int rootfd = ::open(p.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) return ChildFail(err, errno, "open rootfs ", p.rootfs.c_str());
-  FdGuard g{rootfd};
+int SetupDevicesNoAlloc(const InitPlan& p, int rootfd, Message* err) noexcept {
   if (p.setup_dev && SetupDev(rootfd, p, err) != 0) return -1;
   for (auto& m : p.late_remounts)
     if (DoRemount(rootfd, m, err) != 0) return -1;
